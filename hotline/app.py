@@ -1,0 +1,149 @@
+"""The application factory: the one place where the parts are wired together.
+
+``create_app`` reads the settings, opens the database, loads the time-limit
+policy and binds the extensions. The outside world (clock, publisher) comes in
+as arguments so tests and the demo pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from hotline import auth, i18n
+from hotline.db import make_engine, make_sessionmaker
+from hotline.services import Publisher, ServiceError, Services
+from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
+from hotline.timelimits import PolicyError, TimeLimitPolicy
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_folder(url: str) -> None:
+    """Create the folder of a relative SQLite file so a first start just works."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    publish: Publisher | None = None,
+) -> Flask:
+    """Build the hotline application.
+
+    ``test_config`` overrides settings (lower-case keys) and Flask config
+    (upper-case keys). Raises :class:`SettingsError` or :class:`PolicyError`
+    with a message naming the key when the configuration cannot be used.
+    """
+    overrides = dict(test_config or {})
+    instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HOTLINE_INSTANCE")
+    app = Flask(__name__, instance_path=str(Path(instance or Path.cwd() / "instance").resolve()))
+    settings = load_settings({k: v for k, v in overrides.items() if not k.isupper()})
+    try:
+        zone = ZoneInfo(settings["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"setting 'timezone': unknown time zone {settings['timezone']!r}"
+        ) from None
+    policy = TimeLimitPolicy.load(resolve_path(settings["time_limits_path"]))
+
+    app.config.update(
+        SECRET_KEY=secret_key(settings, Path(app.instance_path)),
+        HOTLINE=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=settings.get("default_locale", "zh_CN"),
+        BABEL_DEFAULT_TIMEZONE=settings["timezone"],
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+
+    _sqlite_folder(settings["database_url"])
+    engine = make_engine(settings["database_url"])
+    app.extensions["hotline"] = Services(
+        sessions=make_sessionmaker(engine),
+        clock=clock or _utc_now,
+        policy=policy,
+        calendar=policy.calendar,
+        case_prefix=settings["case_prefix"],
+        timezone=zone,
+        phone_region=settings.get("phone_region", "CN"),
+        area_code=settings.get("area_code", ""),
+        publish=publish,
+    )
+    app.extensions["hotline.engine"] = engine
+
+    i18n.init_app(app)
+    auth.init_app(app)
+    from hotline import api, pages
+
+    api.init_app(app)
+    pages.init_app(app)
+    _register_error_handlers(app)
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Errors become a JSON body under /api and a page elsewhere; never a traceback."""
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Any:
+        if _wants_json():
+            return jsonify(exc.to_dict()), exc.status
+        return render_template("error.html", code=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if _wants_json():
+            body: dict[str, Any] = {
+                "error": exc.name,
+                "message": exc.description or exc.name,
+                "code": exc.code,
+            }
+            data = getattr(exc, "data", None)
+            if data and "messages" in data:
+                body["errors"] = data["messages"]
+                fields = [name for loc in data["messages"].values() for name in loc]
+                if fields:
+                    body["message"] = "invalid input: " + ", ".join(
+                        f"{name}: {'; '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                        for loc in data["messages"].values()
+                        for name, msgs in loc.items()
+                    )
+            return jsonify(body), exc.code
+        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        app.logger.exception("unexpected error")
+        message = "internal error; the change was not saved"
+        if _wants_json():
+            return jsonify({"error": "InternalError", "message": message}), 500
+        return render_template("error.html", code=500, message=message), 500
+
+
+__all__ = ["PolicyError", "SettingsError", "create_app"]

@@ -1,0 +1,205 @@
+"""The ``hotline`` command: database, accounts, demo, server, audit.
+
+Every command has ``--help``. Errors are printed as one line naming the
+problem and the command exits with status 1 (2 for wrong usage); no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import select
+
+from hotline.settings import PROJECT_ROOT, SettingsError, load_settings
+
+MIGRATIONS = PROJECT_ROOT / "migrations"
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    """Alembic's configuration for ``database_url``, without an ini file."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    """Bring the schema at ``database_url`` to ``revision`` (creating a SQLite folder)."""
+    if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    alembic_command.upgrade(alembic_config(database_url), revision)
+
+
+def _app() -> Any:
+    from hotline.app import create_app
+
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(f"settings: {exc}") from None
+    except Exception as exc:  # PolicyError and friends name their key
+        if type(exc).__name__.endswith("Error"):
+            raise click.ClickException(str(exc)) from None
+        raise
+
+
+def _settings() -> dict[str, Any]:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(f"settings: {exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Water utility hotline: cases, dispatch and follow-up (供水服务热线)."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to reach.")
+def db_upgrade(revision: str) -> None:
+    """Create or update the database schema to the latest revision."""
+    url = _settings()["database_url"]
+    try:
+        upgrade_database(url, revision)
+    except Exception as exc:
+        raise click.ClickException(f"could not upgrade {url}: {exc}") from None
+    click.echo(f"database at {url} is at revision {revision}")
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["operator", "dispatcher", "crew", "supervisor", "admin"]),
+    help="What the person does.",
+)
+@click.option("--name", "display_name", default="", help="Display name (defaults to the username).")
+@click.option("--department", default="", help="Department code, e.g. DISPATCH or REPAIR.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters (asked for when not given).",
+)
+@click.option("--token", "token_name", default="", help="Also issue an API token with this name.")
+def create_user(
+    username: str, role: str, display_name: str, department: str, password: str, token_name: str
+) -> None:
+    """Add a staff member who can log in (and optionally an API token)."""
+    from hotline.auth import AccountError, create_staff, issue_token
+    from hotline.models import Department
+
+    app = _app()
+    wiring = app.extensions["hotline"]
+    with wiring.sessions() as session:
+        department_id = None
+        if department:
+            found = session.scalar(select(Department).where(Department.code == department))
+            if found is None:
+                codes = ", ".join(session.scalars(select(Department.code)))
+                raise click.ClickException(
+                    f"no department '{department}'; known: {codes or 'none'}"
+                )
+            department_id = found.id
+        try:
+            staff = create_staff(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                department_id=department_id,
+                now=wiring.now(),
+            )
+            session.flush()
+            token = issue_token(session, staff, token_name, now=wiring.now()) if token_name else ""
+            session.commit()
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"created {role} '{username}'")
+    if token:
+        click.echo(f"API token (shown once): {token}")
+
+
+@main.command()
+@click.option("--serve/--no-serve", default=False, help="Start the server afterwards.")
+@click.option("--host", default=None, help="Address to listen on (default from settings).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default from settings).")
+def demo(serve: bool, host: str | None, port: int | None) -> None:
+    """Create the schema and load demo data and demo staff of every role.
+
+    Safe to run again: data is loaded only into an empty database.
+    """
+    from hotline.demo import DEMO_PASSWORD, load_demo
+
+    settings = _settings()
+    try:
+        upgrade_database(settings["database_url"])
+    except Exception as exc:
+        raise click.ClickException(f"could not prepare {settings['database_url']}: {exc}") from None
+    app = _app()
+    logins = load_demo(app.extensions["hotline"])
+    click.echo("demo data ready" if logins else "demo data already present")
+    click.echo(f"demo staff (password for all: {DEMO_PASSWORD}):")
+    from hotline.demo import DEMO_STAFF
+
+    for username, role, name, _dept in DEMO_STAFF:
+        click.echo(f"  {username:<12} {role:<11} {name}")
+    if serve:
+        _serve(app, host or settings["host"], port or settings["port"])
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default from settings).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default from settings).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web server (pages, API) on the configured database."""
+    settings = _settings()
+    _serve(_app(), host or settings["host"], port or settings["port"])
+
+
+def _serve(app: Any, host: str, port: int) -> None:
+    click.echo(f"open http://{host}:{port}/ in a browser (Ctrl+C stops)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.group()
+def audit() -> None:
+    """Checks of the case history."""
+
+
+@audit.command("verify")
+@click.option("--case", "case_number", default=None, help="Check one case only.")
+def audit_verify(case_number: str | None) -> None:
+    """Check every case's event chain; exit 1 if anything was edited or deleted."""
+    from hotline.audit import verify
+
+    app = _app()
+    with app.extensions["hotline"].sessions() as session:
+        checked, problems = verify(session, case_number=case_number)
+    if case_number and checked == 0:
+        raise click.ClickException(f"no case '{case_number}'")
+    for problem in problems:
+        click.echo(f"BROKEN {problem}")
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {checked} case(s) checked", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {checked} case(s), every event chain intact")
+
+
+if __name__ == "__main__":
+    main()

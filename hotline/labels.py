@@ -1,0 +1,139 @@
+"""Display names of the vocabulary, Chinese first (English through the catalogue)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from hotline.lifecycle import Action, State
+from hotline.services import IntakeOutcome
+from hotline.taxonomy import (
+    Category,
+    Channel,
+    FollowUpOutcome,
+    Priority,
+    Role,
+    Stage,
+    TriageOutcome,
+)
+
+STATE = {
+    State.REGISTERED: _l("已登记"),
+    State.ANSWERED_ON_CALL: _l("当场解答"),
+    State.TRANSFERRED: _l("已转办"),
+    State.WITH_DISPATCH: _l("待调度"),
+    State.ASSIGNED: _l("已派单"),
+    State.ACKNOWLEDGED: _l("已签收"),
+    State.RETURNED: _l("已退单"),
+    State.EXTENSION_REQUESTED: _l("延期申请中"),
+    State.EXTENSION_APPROVED: _l("已延期"),
+    State.IN_PROGRESS: _l("处理中"),
+    State.ON_SITE: _l("已到场"),
+    State.DONE: _l("已办结"),
+    State.AWAITING_FOLLOW_UP: _l("待回访"),
+    State.CLOSED: _l("已归档"),
+    State.REOPENED: _l("已重启"),
+    State.MERGED: _l("已并入事件"),
+}
+
+ACTION = {
+    Action.DISPATCH: _l("专报调度中心"),
+    Action.ANSWER_ON_CALL: _l("当场解答"),
+    Action.TRANSFER: _l("转办"),
+    Action.ASSIGN: _l("派单"),
+    Action.ACKNOWLEDGE: _l("签收"),
+    Action.RETURN_WORK: _l("退单"),
+    Action.REQUEST_EXTENSION: _l("申请延期"),
+    Action.APPROVE_EXTENSION: _l("批准延期"),
+    Action.REJECT_EXTENSION: _l("驳回延期"),
+    Action.START_WORK: _l("出发处理"),
+    Action.ARRIVE: _l("到场"),
+    Action.COMPLETE: _l("办结"),
+    Action.CONFIRM_DONE: _l("审核办结"),
+    Action.FOLLOW_UP_UNREACHABLE: _l("回访未接通"),
+    Action.CLOSE: _l("回访满意并归档"),
+    Action.REOPEN: _l("回访不满意,重启"),
+    Action.CLOSE_UNREACHABLE: _l("无法联系,归档"),
+    Action.MERGE: _l("并入事件"),
+    Action.INCIDENT_RESOLVED: _l("事件已处理,转回访"),
+    Action.REASSIGN_FIRST_RESPONDER: _l("变更首问负责人"),
+    Action.ADD_NOTE: _l("添加备注"),
+    "register": _l("登记"),
+    "contact": _l("再次来电"),
+}
+
+CATEGORY = {
+    Category.LEAK: _l("漏水/爆管"),
+    Category.NO_WATER: _l("停水/水压低"),
+    Category.WATER_QUALITY: _l("水质"),
+    Category.METER_FAULT: _l("水表故障"),
+    Category.METER_WELL: _l("水表井"),
+    Category.BILLING: _l("水费缴费"),
+    Category.CONSULTATION: _l("咨询"),
+    Category.COMPLAINT: _l("投诉"),
+    Category.SUGGESTION: _l("建议"),
+    Category.OUTAGE_ENQUIRY: _l("停水查询"),
+}
+
+PRIORITY = {
+    Priority.EMERGENCY: _l("紧急"),
+    Priority.HIGH: _l("加急"),
+    Priority.NORMAL: _l("一般"),
+}
+
+CHANNEL = {
+    Channel.PHONE: _l("电话"),
+    Channel.COUNTER: _l("窗口"),
+    Channel.FIELD: _l("现场"),
+    Channel.WEB: _l("网上"),
+}
+
+TRIAGE = {
+    TriageOutcome.CUSTOMER_SIDE: _l("用户内部故障(电话引导)"),
+    TriageOutcome.OUT_OF_SCOPE: _l("不属于供水维修范围(解释)"),
+    TriageOutcome.UTILITY: _l("属于供水部门(转调度)"),
+    TriageOutcome.UNDETERMINED: _l("无法判断(转调度)"),
+    TriageOutcome.NOT_A_REPAIR: _l("非报修"),
+}
+
+FOLLOW_UP = {
+    FollowUpOutcome.SATISFIED: _l("满意"),
+    FollowUpOutcome.BASICALLY_SATISFIED: _l("基本满意"),
+    FollowUpOutcome.DISSATISFIED: _l("不满意"),
+    FollowUpOutcome.UNREACHABLE: _l("无法联系"),
+}
+
+ROLE = {
+    Role.OPERATOR: _l("接线员"),
+    Role.DISPATCHER: _l("调度员"),
+    Role.CREW: _l("班组"),
+    Role.SUPERVISOR: _l("主管"),
+    Role.ADMIN: _l("管理员"),
+}
+
+STAGE = {
+    Stage.DISPATCH: _l("派单"),
+    Stage.ACKNOWLEDGE: _l("签收"),
+    Stage.ON_SITE: _l("到场"),
+    Stage.SHUT_OFF: _l("关阀止水"),
+    Stage.RESOLVE: _l("处理完毕"),
+    Stage.REPLY: _l("答复"),
+    Stage.FOLLOW_UP: _l("回访"),
+}
+
+INTAKE_OUTCOME = {
+    IntakeOutcome.DISPATCH: _l("立案并专报调度中心"),
+    IntakeOutcome.ANSWER_ON_CALL: _l("立案,当场解答"),
+    IntakeOutcome.TRANSFER: _l("立案,转办相关科室"),
+    IntakeOutcome.JOIN: _l("并入已有工单"),
+    IntakeOutcome.NO_CASE: _l("不立案"),
+}
+
+
+def label(table: dict, value: object) -> str:
+    """The display name of ``value`` in ``table`` (its raw value if unknown)."""
+    if value is None:
+        return ""
+    for key, text in table.items():
+        if key == value:
+            return str(text)
+    return str(value)

@@ -1,0 +1,328 @@
+"""The tables: departments, staff, customers, contacts, cases and their history.
+
+SQLAlchemy 2 typed declarative. The schema is created and changed only by
+Alembic (``migrations/``); tests may call ``create_all`` on a scratch database.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    DDL,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.db import Base, UTCDateTime
+from hotline.lifecycle import State
+from hotline.taxonomy import (
+    Category,
+    Channel,
+    Disposition,
+    FollowUpOutcome,
+    Priority,
+    Role,
+    TriageOutcome,
+)
+
+
+def _enum(enum_cls: type) -> String:
+    """Enums are stored as their readable values in a plain string column."""
+    return String(max(len(member.value) for member in enum_cls) + 8)
+
+
+class Department(Base):
+    """A department or section (科室), the dispatch center among them."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    is_dispatch_center: Mapped[bool] = mapped_column(Boolean, default=False)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    office: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Staff(Base):
+    """A member of staff who logs in. Also Flask-Login's user object."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+
+    # Flask-Login's protocol, written out so the model needs no web import.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A token an integration sends as ``Authorization: Bearer``; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    staff: Mapped[Staff] = relationship(lazy="joined")
+
+
+class Customer(Base):
+    """A water customer (用户) with an account."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(300))
+    arrears_cents: Mapped[int] = mapped_column(Integer, default=0)
+    arrears_since: Mapped[date | None] = mapped_column(Date)
+
+    phones: Mapped[list[CustomerPhone]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class CustomerPhone(Base):
+    """A customer's phone number, normalised to E.164 so a caller ID matches."""
+
+    __tablename__ = "customer_phones"
+    __table_args__ = (UniqueConstraint("customer_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    number: Mapped[str] = mapped_column(String(20), index=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="phones")
+
+
+class Contact(Base):
+    """One call, counter visit, field report or web message (来电/来访记录)."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    caller_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    caller_name: Mapped[str] = mapped_column(String(100), default="")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    disposition: Mapped[Disposition | None] = mapped_column(_enum(Disposition))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+
+    handled_by: Mapped[Staff | None] = relationship(lazy="joined")
+
+
+class Case(Base):
+    """A case (工单): what the caller needs, who owns it, where it stands."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # The deadline sweep reads only open cases by due time.
+        Index("ix_cases_open_due", "due_at", "state"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    category: Mapped[Category] = mapped_column(_enum(Category))
+    priority: Mapped[Priority] = mapped_column(_enum(Priority))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    # P4: the four things every call records
+    problem: Mapped[str] = mapped_column(Text)
+    need: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(String(300))
+    contact_name: Mapped[str] = mapped_column(String(100), default="")
+    contact_phone: Mapped[str] = mapped_column(String(20))
+    triage: Mapped[TriageOutcome] = mapped_column(_enum(TriageOutcome))
+    pipe_size_dn: Mapped[int | None] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # G4: set at intake, changed only by a supervisor, with a reason, on record
+    first_responder_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    handler_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id"), index=True
+    )
+    handler_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    state: Mapped[State] = mapped_column(_enum(State), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stage: Mapped[str | None] = mapped_column(String(32))
+    stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    passed_dispatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    arrived: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_requests: Mapped[int] = mapped_column(Integer, default=0)
+    extra_working_days: Mapped[int | None] = mapped_column(Integer)
+    follow_up_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    follow_up_outcome: Mapped[FollowUpOutcome | None] = mapped_column(_enum(FollowUpOutcome))
+    result_note: Mapped[str] = mapped_column(Text, default="")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    transfer_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    told_caller: Mapped[str] = mapped_column(Text, default="")
+    parent_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # head of the event hash chain, so a deleted last event shows too
+    last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_hash: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    first_responder: Mapped[Staff] = relationship(foreign_keys=[first_responder_id])
+    handler_department: Mapped[Department | None] = relationship(
+        foreign_keys=[handler_department_id]
+    )
+    handler_staff: Mapped[Staff | None] = relationship(foreign_keys=[handler_staff_id])
+    transfer_department: Mapped[Department | None] = relationship(
+        foreign_keys=[transfer_department_id]
+    )
+    customer: Mapped[Customer | None] = relationship()
+    parent: Mapped[Case | None] = relationship(remote_side=[id])
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class CaseEvent(Base):
+    """One change to a case (P6). Append-only; each row carries the hash of the last.
+
+    The database refuses UPDATE and DELETE on this table (triggers below); the
+    hash chain makes any edit made around them visible to ``hotline audit verify``.
+    """
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    actor: Mapped[Staff | None] = relationship(lazy="joined")
+
+
+class CaseNumberCounter(Base):
+    """The last case number handed out each day (RY-YYYYMMDD-NNNN)."""
+
+    __tablename__ = "case_number_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FollowUp(Base):
+    """One follow-up call (回访) attempt and what the caller said (P7, F6)."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[FollowUpOutcome] = mapped_column(_enum(FollowUpOutcome))
+    attitude: Mapped[int | None] = mapped_column(Integer)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    timeliness: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Appointment(Base):
+    """A visit time booked with the customer (F1); no-shows and moves are kept."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+#: Triggers that make the event log append-only in the database itself.
+APPEND_ONLY_DDL: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events "
+        "BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END",
+        "CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events "
+        "BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'case_events is append-only'; END $$",
+        "CREATE TRIGGER case_events_no_update BEFORE UPDATE OR DELETE ON case_events "
+        "FOR EACH ROW EXECUTE FUNCTION case_events_append_only()",
+    ],
+}
+
+for _dialect, _statements in APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        event.listen(
+            CaseEvent.__table__,
+            "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),
+        )
+
+
+class CaseSeen(Base):
+    """How far a member of staff has read a case's history (G7: the owner is told)."""
+
+    __tablename__ = "case_seen"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    seen_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,384 @@
+"""Server-rendered pages: each role's home, the case page, the contact form.
+
+Views parse the form, call one service function and render or redirect;
+refusals from the service come back as a message on the same page with the
+field marked, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from hotline import labels, lifecycle, services
+from hotline.auth import db_session, roles_required
+from hotline.auth import services as wiring
+from hotline.lifecycle import Action, State
+from hotline.models import Department, Staff
+from hotline.services import Actor, CaseFilter, IntakeCommand, IntakeOutcome, ServiceError
+from hotline.taxonomy import Category, Channel, FollowUpOutcome, Priority, Role, TriageOutcome
+
+bp = Blueprint("pages", __name__)
+
+#: What each action's form asks for: only what its rule needs.
+ACTION_FIELDS: dict[Action, tuple[str, ...]] = {
+    Action.DISPATCH: (),
+    Action.ANSWER_ON_CALL: ("answer",),
+    Action.TRANSFER: ("target_department_id", "told_caller"),
+    Action.ASSIGN: ("department_id", "staff_id"),
+    Action.ACKNOWLEDGE: (),
+    Action.RETURN_WORK: ("reason",),
+    Action.REQUEST_EXTENSION: ("extra_working_days", "reason"),
+    Action.APPROVE_EXTENSION: (),
+    Action.REJECT_EXTENSION: ("reason",),
+    Action.START_WORK: (),
+    Action.ARRIVE: (),
+    Action.COMPLETE: ("result_note",),
+    Action.CONFIRM_DONE: (),
+    Action.FOLLOW_UP_UNREACHABLE: ("note",),
+    Action.CLOSE: ("outcome", "attitude", "quality", "timeliness", "result", "note"),
+    Action.REOPEN: ("attitude", "quality", "timeliness", "result", "note"),
+    Action.CLOSE_UNREACHABLE: ("reason",),
+    Action.MERGE: ("parent_case_number",),
+    Action.INCIDENT_RESOLVED: (),
+    Action.REASSIGN_FIRST_RESPONDER: ("new_first_responder", "reason"),
+    Action.ADD_NOTE: ("note",),
+}
+_INT_FIELDS = {
+    "department_id",
+    "staff_id",
+    "target_department_id",
+    "extra_working_days",
+    "attitude",
+    "quality",
+    "timeliness",
+    "result",
+}
+
+
+def _actor() -> Actor:
+    return Actor.of(current_user)
+
+
+def _departments() -> list[Department]:
+    return list(db_session().scalars(select(Department).order_by(Department.id)))
+
+
+def _staff_list(*roles: Role) -> list[Staff]:
+    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
+    if roles:
+        query = query.where(Staff.role.in_([str(r) for r in roles]))
+    return list(db_session().scalars(query))
+
+
+def available_actions(actor: Actor, state: State) -> list[Action]:
+    """The actions ``actor``'s role may take on a case in ``state``."""
+    return [
+        action
+        for action in lifecycle.actions_from(state)
+        if lifecycle.may_take(actor.role, action) and action != Action.INCIDENT_RESOLVED
+    ]
+
+
+def _page_of_cases(flt: CaseFilter, per_page: int = 25) -> dict[str, Any]:
+    page = request.args.get("page", 1, type=int) or 1
+    page = max(page, 1)
+    items, total = services.list_cases(
+        db_session(), _actor(), flt, now=wiring().now(), page=page, per_page=per_page
+    )
+    pages = max((total + per_page - 1) // per_page, 1)
+    return {"items": items, "total": total, "page": page, "pages": pages}
+
+
+def _common() -> dict[str, Any]:
+    return {"labels": labels, "now": wiring().now(), "State": State, "Role": Role}
+
+
+@bp.route("/")
+@login_required
+def home() -> Any:
+    role = Role(current_user.role)
+    target = {
+        Role.OPERATOR: "pages.operator_home",
+        Role.DISPATCHER: "pages.dispatch_home",
+        Role.CREW: "pages.crew_home",
+        Role.SUPERVISOR: "pages.supervisor_home",
+        Role.ADMIN: "pages.admin_staff",
+    }[role]
+    return redirect(url_for(target))
+
+
+@bp.route("/operator")
+@roles_required(Role.OPERATOR, Role.SUPERVISOR)
+def operator_home() -> Any:
+    """My cases (I am their first responder) and the new-contact form."""
+    actor = _actor()
+    listing = _page_of_cases(CaseFilter(first_responder_id=actor.id, open_only=True))
+    unseen = services.unseen_changes(db_session(), actor, listing["items"])
+    return render_template(
+        "operator.html",
+        listing=listing,
+        unseen=unseen,
+        form=request.args,
+        departments=_departments(),
+        **_intake_choices(),
+        **_common(),
+    )
+
+
+def _intake_choices() -> dict[str, Any]:
+    return {
+        "channels": list(Channel),
+        "categories": list(Category),
+        "priorities": list(Priority),
+        "triages": list(TriageOutcome),
+        "outcomes": list(IntakeOutcome),
+    }
+
+
+@bp.route("/contacts/new", methods=["POST"])
+@login_required
+def new_contact() -> Any:
+    """Turn the contact form into a contact and, where needed, a case."""
+    form = request.form
+    try:
+        cmd = IntakeCommand(
+            channel=_enum(Channel, form.get("channel"), "channel"),
+            outcome=_enum(IntakeOutcome, form.get("outcome"), "outcome"),
+            caller_number=form.get("caller_number", ""),
+            caller_name=form.get("caller_name", ""),
+            customer_account=form.get("customer_account", ""),
+            category=_enum(Category, form.get("category"), "category", optional=True),
+            priority=_enum(Priority, form.get("priority") or "normal", "priority"),
+            problem=form.get("problem", ""),
+            need=form.get("need", ""),
+            address=form.get("address", ""),
+            contact_name=form.get("contact_name", ""),
+            contact_phone=form.get("contact_phone", ""),
+            triage=_enum(TriageOutcome, form.get("triage"), "triage", optional=True),
+            pipe_size_dn=_int(form.get("pipe_size_dn"), "pipe_size_dn"),
+            read_back_confirmed=form.get("read_back_confirmed") == "on",
+            answer=form.get("answer", ""),
+            target_department_id=_int(form.get("target_department_id"), "target_department_id"),
+            told_caller=form.get("told_caller", ""),
+            join_case_number=form.get("join_case_number", "").strip(),
+            summary=form.get("summary", ""),
+        )
+        result = services.intake(wiring(), _actor(), cmd)
+    except ServiceError as exc:
+        flash(_("未保存:%(message)s", message=exc.message), "error")
+        return (
+            render_template(
+                "intake_error.html",
+                error=exc,
+                form=form,
+                departments=_departments(),
+                **_intake_choices(),
+                **_common(),
+            ),
+            exc.status,
+        )
+    if result.case_number:
+        flash(_("工单号 %(number)s", number=result.case_number), "success")
+        return redirect(url_for("pages.case_page", number=result.case_number, created=1))
+    flash(_("来电已记录"), "success")
+    return redirect(url_for("pages.home"))
+
+
+def _enum(enum_cls: type, raw: str | None, name: str, *, optional: bool = False) -> Any:
+    if not raw:
+        if optional:
+            return None
+        raise services.Invalid(f"'{name}' is required", name)
+    try:
+        return enum_cls(raw)
+    except ValueError:
+        raise services.Invalid(f"'{raw}' is not a valid {name}", name) from None
+
+
+def _int(raw: str | None, name: str) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise services.Invalid(f"'{name}' must be a whole number", name) from None
+
+
+@bp.route("/dispatch")
+@roles_required(Role.DISPATCHER, Role.SUPERVISOR)
+def dispatch_home() -> Any:
+    """Cases with dispatch first, then every open case by deadline."""
+    queue = _page_of_cases(CaseFilter(states=sorted(lifecycle.DISPATCH_QUEUE)), per_page=50)
+    pending = _page_of_cases(
+        CaseFilter(states=[State.EXTENSION_REQUESTED, State.DONE]), per_page=50
+    )
+    working = _page_of_cases(
+        CaseFilter(states=[State.ASSIGNED, *sorted(lifecycle.WORKING)]), per_page=50
+    )
+    return render_template(
+        "dispatch.html", queue=queue, pending=pending, working=working, **_common()
+    )
+
+
+@bp.route("/crew")
+@roles_required(Role.CREW)
+def crew_home() -> Any:
+    """My department's work in order of deadline."""
+    actor = _actor()
+    listing = _page_of_cases(
+        CaseFilter(
+            handler_department_id=actor.department_id,
+            states=[State.ASSIGNED, *sorted(lifecycle.WORKING), State.EXTENSION_REQUESTED],
+        )
+    )
+    mine = _page_of_cases(CaseFilter(first_responder_id=actor.id, open_only=True))
+    return render_template("crew.html", listing=listing, mine=mine, **_common())
+
+
+@bp.route("/supervisor")
+@roles_required(Role.SUPERVISOR)
+def supervisor_home() -> Any:
+    """All cases, filterable, each with its history one click away."""
+    args = request.args
+    try:
+        states = [State(s) for s in args.getlist("state") if s]
+        category = Category(args["category"]) if args.get("category") else None
+    except ValueError:
+        abort(400, description=_("筛选条件无效"))
+    overdue = {"1": True, "0": False}.get(args.get("overdue", ""))
+    listing = _page_of_cases(CaseFilter(states=states, category=category, overdue=overdue))
+    return render_template(
+        "supervisor.html",
+        listing=listing,
+        states=list(State),
+        categories=list(Category),
+        args=args,
+        **_common(),
+    )
+
+
+@bp.route("/admin/staff", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_staff() -> Any:
+    """Staff accounts: list and add."""
+    from hotline.auth import AccountError, create_staff
+
+    status = 200
+    if request.method == "POST":
+        session = db_session()
+        try:
+            department = _int(request.form.get("department_id"), "department_id")
+            if department is not None and session.get(Department, department) is None:
+                raise AccountError("unknown department")
+            create_staff(
+                session,
+                username=request.form.get("username", ""),
+                password=request.form.get("password", ""),
+                role=request.form.get("role", ""),
+                display_name=request.form.get("display_name", ""),
+                department_id=department,
+                now=wiring().now(),
+            )
+            session.commit()
+            flash(_("已添加"), "success")
+            return redirect(url_for("pages.admin_staff"))
+        except (AccountError, ServiceError) as exc:
+            session.rollback()
+            flash(str(exc), "error")
+            status = 422
+    return (
+        render_template(
+            "admin_staff.html",
+            staff=_staff_list(),
+            departments=_departments(),
+            roles=list(Role),
+            **_common(),
+        ),
+        status,
+    )
+
+
+@bp.route("/cases/<number>")
+@login_required
+def case_page(number: str) -> Any:
+    """A case: its details, the actions this role may take, and its whole history."""
+    return _render_case(number)
+
+
+def _render_case(number: str, error: ServiceError | None = None, status: int = 200) -> Any:
+    actor = _actor()
+    session = db_session()
+    session.rollback()
+    case = services.get_case(session, actor, number)
+    events = services.history(session, actor, number)
+    services.mark_seen(session, actor, case)
+    session.commit()
+    return (
+        render_template(
+            "case.html",
+            case=case,
+            events=events,
+            error=error,
+            actions=available_actions(actor, State(case.state)),
+            action_fields=ACTION_FIELDS,
+            departments=_departments(),
+            crew=_staff_list(Role.CREW),
+            everyone=_staff_list(Role.OPERATOR, Role.CREW, Role.DISPATCHER, Role.SUPERVISOR),
+            follow_up_outcomes=[FollowUpOutcome.SATISFIED, FollowUpOutcome.BASICALLY_SATISFIED],
+            created=request.args.get("created") == "1",
+            staff_names={s.id: s.display_name for s in _staff_list()},
+            department_names={d.id: d.name_zh for d in _departments()},
+            **_common(),
+        ),
+        status,
+    )
+
+
+@bp.route("/cases/<number>/action", methods=["POST"])
+@login_required
+def case_action(number: str) -> Any:
+    """Take one action from the case page."""
+    form = request.form
+    try:
+        action = _enum(Action, form.get("action"), "action")
+        version = _int(form.get("version"), "version")
+        if version is None:
+            raise services.Invalid("'version' is required", "version")
+        data: dict[str, Any] = {}
+        for name in ACTION_FIELDS.get(action, ()):
+            if name == "reason":
+                continue
+            raw = form.get(name, "")
+            if name == "new_first_responder":
+                data["staff_id"] = _int(raw, "new_first_responder")
+            elif name in _INT_FIELDS:
+                data[name] = _int(raw, name)
+            else:
+                data[name] = raw
+        if action == Action.REOPEN:
+            data["outcome"] = FollowUpOutcome.DISSATISFIED.value
+        services.perform(
+            wiring(),
+            _actor(),
+            number,
+            action,
+            expected_version=version,
+            reason=form.get("reason", ""),
+            data=data,
+        )
+    except ServiceError as exc:
+        if isinstance(exc, services.NotFound) and exc.field == "case":
+            raise
+        return _render_case(number, error=exc, status=exc.status)
+    flash(_("已%(action)s", action=labels.label(labels.ACTION, action)), "success")
+    return redirect(url_for("pages.case_page", number=number))
+
+
+def init_app(app: Flask) -> None:
+    """Bind the pages to ``app``."""
+    app.register_blueprint(bp)

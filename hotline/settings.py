@@ -1,0 +1,98 @@
+"""Settings: ``config/hotline.toml`` with environment variables on top.
+
+Every key of the file may be overridden by ``HOTLINE_<KEY>``; a test or an
+embedding program may pass overrides to ``create_app`` as well. An unknown key
+or a value of the wrong type stops start-up with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "hotline.toml"
+
+
+class SettingsError(Exception):
+    """The settings cannot be used; the message names the key."""
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"settings file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"HOTLINE_{key.upper()}: expected true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(
+                f"HOTLINE_{key.upper()}: expected a whole number, got {raw!r}"
+            ) from None
+    return raw
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The settings: the file's defaults, then ``HOTLINE_*`` variables, then ``overrides``.
+
+    Raises :class:`SettingsError` naming the key for an unknown key or a bad value.
+    """
+    path = path or Path(os.environ.get("HOTLINE_CONFIG", DEFAULT_CONFIG))
+    settings = _read(path)
+    environ = os.environ if environ is None else environ
+    for key, default in list(settings.items()):
+        raw = environ.get(f"HOTLINE_{key.upper()}")
+        if raw is not None:
+            settings[key] = _coerce(key, raw, default)
+    for key, value in (overrides or {}).items():
+        if key not in settings:
+            raise SettingsError(f"unknown setting '{key}'")
+        settings[key] = value
+    for key in ("database_url", "company_name", "case_prefix", "timezone"):
+        if not isinstance(settings.get(key), str) or not settings[key]:
+            raise SettingsError(f"setting '{key}' must be a non-empty text")
+    return settings
+
+
+def resolve_path(value: str) -> Path:
+    """A configured path: absolute as given; else in the working directory if it
+    exists there, else in the project's own tree (for the shipped defaults)."""
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    here = Path.cwd() / path
+    return here if here.exists() else PROJECT_ROOT / path
+
+
+def secret_key(settings: Mapping[str, Any], instance: Path) -> str:
+    """The configured secret key, or one generated once and kept in the instance folder."""
+    if settings.get("secret_key"):
+        return str(settings["secret_key"])
+    instance.mkdir(parents=True, exist_ok=True)
+    keyfile = instance / "secret_key"
+    if not keyfile.exists():
+        keyfile.write_text(secrets.token_hex(32))
+        keyfile.chmod(0o600)
+    return keyfile.read_text().strip()

@@ -1,0 +1,69 @@
+"""Alembic environment: runs migrations against the configured database.
+
+The URL comes from the Alembic config (set by ``hotline db upgrade``) or,
+when Alembic is run by hand, from the hotline settings. On PostgreSQL an
+advisory lock keeps two processes from migrating at once and a lock timeout
+keeps a migration from queueing behind live traffic forever.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import pool, text
+
+from hotline.db import make_engine
+from hotline.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+MIGRATION_LOCK = 73_210_001
+
+
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    from hotline.settings import load_settings
+
+    return load_settings()["database_url"]
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        is_pg = connection.dialect.name == "postgresql"
+        if is_pg:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.execute(text("SET lock_timeout = '10s'"))
+            connection.commit()
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=connection.dialect.name == "sqlite",
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if is_pg:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
