@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from hotline import auth, i18n
+from hotline import auth, i18n, realtime
 from hotline.db import make_engine, make_sessionmaker
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
@@ -82,12 +82,13 @@ def create_app(
         timezone=zone,
         phone_region=settings.get("phone_region", "CN"),
         area_code=settings.get("area_code", ""),
-        publish=publish,
+        publish=publish or realtime.publish,
     )
     app.extensions["hotline.engine"] = engine
 
     i18n.init_app(app)
     auth.init_app(app)
+    realtime.init_app(app, settings.get("socketio_message_queue") or None)
     from hotline import api, pages
 
     api.init_app(app)

@@ -14,6 +14,8 @@ import click
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hotline.settings import PROJECT_ROOT, SettingsError, load_settings
 
@@ -36,6 +38,38 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     alembic_command.upgrade(alembic_config(database_url), revision)
 
 
+def shown_url(database_url: str) -> str:
+    """``database_url`` as it may be printed: any password masked."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return database_url
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message (a driver's own, where it wraps one)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return detail[0] if detail else type(exc).__name__
+
+
+def _database_problem(exc: SQLAlchemyError) -> str:
+    """One line saying what the database refused, and what to do when the schema is missing."""
+    first = _first_line(exc)
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        return f"the database has no schema yet ({first}); run 'hotline db upgrade' first"
+    return f"database error: {first}"
+
+
+class _HotlineGroup(click.Group):
+    """The top-level group: a database failure in any command is one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(_database_problem(exc)) from None
+
+
 def _app() -> Any:
     from hotline.app import create_app
 
@@ -56,7 +90,7 @@ def _settings() -> dict[str, Any]:
         raise click.ClickException(f"settings: {exc}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_HotlineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Water utility hotline: cases, dispatch and follow-up (供水服务热线)."""
 
@@ -74,8 +108,10 @@ def db_upgrade(revision: str) -> None:
     try:
         upgrade_database(url, revision)
     except Exception as exc:
-        raise click.ClickException(f"could not upgrade {url}: {exc}") from None
-    click.echo(f"database at {url} is at revision {revision}")
+        raise click.ClickException(
+            f"could not upgrade {shown_url(url)}: {_first_line(exc)}"
+        ) from None
+    click.echo(f"database at {shown_url(url)} is at revision {revision}")
 
 
 @main.command("create-user")
@@ -144,19 +180,35 @@ def demo(serve: bool, host: str | None, port: int | None) -> None:
 
     Safe to run again: data is loaded only into an empty database.
     """
-    from hotline.demo import DEMO_PASSWORD, load_demo
+    from hotline.demo import DEMO_PASSWORD, DEMO_STAFF, load_demo
+    from hotline.models import Staff
 
     settings = _settings()
+    url = settings["database_url"]
     try:
-        upgrade_database(settings["database_url"])
+        upgrade_database(url)
     except Exception as exc:
-        raise click.ClickException(f"could not prepare {settings['database_url']}: {exc}") from None
+        raise click.ClickException(
+            f"could not prepare {shown_url(url)}: {_first_line(exc)}"
+        ) from None
     app = _app()
-    logins = load_demo(app.extensions["hotline"])
-    click.echo("demo data ready" if logins else "demo data already present")
+    wiring = app.extensions["hotline"]
+    if load_demo(wiring):
+        click.echo("demo data ready")
+    else:
+        demo_usernames = {username for username, _role, _name, _dept in DEMO_STAFF}
+        with wiring.sessions() as session:
+            present = set(
+                session.scalars(select(Staff.username).where(Staff.username.in_(demo_usernames)))
+            )
+        if present != demo_usernames:
+            # Staff of a real installation: the demo logins listed below would not exist.
+            raise click.ClickException(
+                f"the database at {shown_url(url)} already has staff; "
+                "demo data is loaded only into an empty database"
+            )
+        click.echo("demo data already present")
     click.echo(f"demo staff (password for all: {DEMO_PASSWORD}):")
-    from hotline.demo import DEMO_STAFF
-
     for username, role, name, _dept in DEMO_STAFF:
         click.echo(f"  {username:<12} {role:<11} {name}")
     if serve:
@@ -173,8 +225,12 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def _serve(app: Any, host: str, port: int) -> None:
+    from hotline.realtime import socketio
+
     click.echo(f"open http://{host}:{port}/ in a browser (Ctrl+C stops)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # Werkzeug serves pages and websockets in threading mode; behind a proxy
+    # in production, see docs/deployment.md.
+    socketio.run(app, host=host, port=port, use_reloader=False, allow_unsafe_werkzeug=True)
 
 
 @main.group()

@@ -326,3 +326,25 @@ class CaseSeen(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     seen_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Outage(Base):
+    """A water outage or pressure drop (停水/降压), planned or not (P8).
+
+    ``area_keywords`` are the street, community or village names the outage
+    covers, separated by spaces; an address containing any of them is affected.
+    """
+
+    __tablename__ = "outages"
+    __table_args__ = (Index("ix_outages_window", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    planned: Mapped[bool] = mapped_column(Boolean, default=True)
+    area: Mapped[str] = mapped_column(String(300))
+    area_keywords: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

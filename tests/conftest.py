@@ -67,6 +67,16 @@ def pg_recreate_database(name: str) -> str:
     return server.set(database=name).render_as_string(hide_password=False)
 
 
+def pg_drop_database(name: str) -> None:
+    """Drop database ``name`` on the test server if it exists."""
+    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The test server's URL, after checking that it answers."""
@@ -82,13 +92,18 @@ def postgres_server() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_schema_url(postgres_server: str) -> str:
-    """``hotline_test`` with the current schema, created once per run."""
-    url = pg_recreate_database("hotline_test")
+def postgres_schema_url(postgres_server: str) -> Iterator[str]:
+    """A database of this test run's own with the current schema, dropped at the end.
+
+    The name carries the process id so two runs on one server never collide.
+    """
+    name = f"hotline_test_{os.getpid()}"
+    url = pg_recreate_database(name)
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    return url
+    yield url
+    pg_drop_database(name)
 
 
 def _truncate_all(url: str) -> None:
