@@ -15,9 +15,10 @@ from flask import Flask, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from sqlalchemy import select
 
 from hotline import lifecycle, services
-from hotline.auth import api_actor, csrf, db_session
+from hotline.auth import api_actor, csrf, db_session, fresh_db_session
 from hotline.auth import services as wiring
 from hotline.lifecycle import Action, State
 from hotline.models import Case, CaseEvent
@@ -263,16 +264,12 @@ class CaseActions(MethodView):
         action = body.pop("action")
         version = body.pop("version")
         reason = body.pop("reason")
+        actor = api_actor()
         services.perform(
-            wiring(),
-            api_actor(),
-            number,
-            action,
-            expected_version=version,
-            reason=reason,
-            data=body,
+            wiring(), actor, number, action, expected_version=version, reason=reason, data=body
         )
-        return services.get_case(db_session(), api_actor(), number)
+        # Shown even if the action moved it out of the actor's sight (a return).
+        return fresh_db_session().scalar(select(Case).where(Case.number == number))
 
 
 @bp.route("/cases/<number>/history")

@@ -18,7 +18,7 @@ from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from hotline import auth, i18n, realtime
-from hotline.db import make_engine, make_sessionmaker
+from hotline.db import make_engine, make_reader_sessionmaker, make_sessionmaker
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
 from hotline.timelimits import PolicyError, TimeLimitPolicy
@@ -75,6 +75,7 @@ def create_app(
     engine = make_engine(settings["database_url"])
     app.extensions["hotline"] = Services(
         sessions=make_sessionmaker(engine),
+        readers=make_reader_sessionmaker(engine),
         clock=clock or _utc_now,
         policy=policy,
         calendar=policy.calendar,

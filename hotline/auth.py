@@ -51,6 +51,8 @@ bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 MIN_PASSWORD_LENGTH = 8
+#: Werkzeug's hashing method for staff passwords (scrypt; tests may use a cheaper one).
+PASSWORD_HASH_METHOD = "scrypt"
 
 
 class AccountError(ValueError):
@@ -63,10 +65,20 @@ def services() -> Services:
 
 
 def db_session() -> Session:
-    """The request's database session, opened on first use and closed at teardown."""
+    """The request's session for reading, opened on first use and closed at teardown.
+
+    Changes go through the service layer's own transactions (``services().sessions``).
+    """
     if "db_session" not in g:
-        g.db_session = services().sessions()
+        g.db_session = services().read_session()
     return g.db_session
+
+
+def fresh_db_session() -> Session:
+    """The request's read session, restarted so it sees changes just committed."""
+    session = db_session()
+    session.rollback()
+    return session
 
 
 def hash_token(token: str) -> str:
@@ -110,7 +122,7 @@ def create_staff(
         display_name=display_name.strip() or username,
         role=role,
         department_id=department_id,
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password, method=PASSWORD_HASH_METHOD),
         active=True,
         created_at=now,
     )

@@ -59,9 +59,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with the settings this product relies on.
 
-    On SQLite: WAL journal, a busy timeout, foreign keys on, and every
-    transaction opened with ``BEGIN IMMEDIATE`` so two writers queue instead
-    of failing on a stale snapshot; the version check then decides who wins.
+    On SQLite: WAL journal, a busy timeout, foreign keys on, and transactions
+    opened with ``BEGIN IMMEDIATE`` so two writers queue instead of failing on
+    a stale snapshot; the version check then decides who wins. Read-only work
+    uses :func:`make_reader_sessionmaker`, whose plain ``BEGIN`` takes no write
+    lock (WAL readers never block the writer).
     """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
@@ -80,7 +82,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -88,5 +91,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit."""
+    """Sessions for changes, keeping loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_reader_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading: on SQLite they start a deferred transaction."""
+    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)

@@ -498,3 +498,30 @@ def stage_for(state: State, *, arrived: bool = False) -> tuple[Stage, ...]:
     ):
         return (Stage.FOLLOW_UP,)
     return ()
+
+
+def markdown_table() -> str:
+    """The transition table as Markdown, as ``docs/architecture.md`` shows it.
+
+    Self-loops that every open state allows (notes, owner changes) are folded
+    into one row each so the table stays one screen long.
+    """
+    everywhere = {Action.ADD_NOTE, Action.REASSIGN_FIRST_RESPONDER}
+    lines = [
+        "| from | action | to | guards | roles |",
+        "|------|--------|----|--------|-------|",
+    ]
+    for (source, action), (target, guards) in TRANSITIONS.items():
+        if action in everywhere:
+            continue
+        lines.append(_row(str(source), action, str(target), guards))
+    for action in (Action.ADD_NOTE, Action.REASSIGN_FIRST_RESPONDER):
+        _, guards = TRANSITIONS[(State.REGISTERED, action)]
+        lines.append(_row("any open state", action, "(same)", guards))
+    return "\n".join(lines)
+
+
+def _row(source: str, action: Action, target: str, guards: tuple[Guard, ...]) -> str:
+    names = ", ".join(guard.__name__ for guard in guards) or "-"
+    roles = ", ".join(sorted(role.value for role in ALLOWED_ROLES[action]))
+    return f"| {source} | {action} | {target} | {names} | {roles} |"

@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from hotline import labels, lifecycle, services
-from hotline.auth import db_session, roles_required
+from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
 from hotline.lifecycle import Action, State
 from hotline.models import Department, Staff
@@ -270,25 +270,23 @@ def admin_staff() -> Any:
 
     status = 200
     if request.method == "POST":
-        session = db_session()
         try:
             department = _int(request.form.get("department_id"), "department_id")
-            if department is not None and session.get(Department, department) is None:
-                raise AccountError("unknown department")
-            create_staff(
-                session,
-                username=request.form.get("username", ""),
-                password=request.form.get("password", ""),
-                role=request.form.get("role", ""),
-                display_name=request.form.get("display_name", ""),
-                department_id=department,
-                now=wiring().now(),
-            )
-            session.commit()
+            with wiring().sessions() as session, session.begin():
+                if department is not None and session.get(Department, department) is None:
+                    raise AccountError("unknown department")
+                create_staff(
+                    session,
+                    username=request.form.get("username", ""),
+                    password=request.form.get("password", ""),
+                    role=request.form.get("role", ""),
+                    display_name=request.form.get("display_name", ""),
+                    department_id=department,
+                    now=wiring().now(),
+                )
             flash(_("已添加"), "success")
             return redirect(url_for("pages.admin_staff"))
         except (AccountError, ServiceError) as exc:
-            session.rollback()
             flash(str(exc), "error")
             status = 422
     return (
@@ -312,12 +310,11 @@ def case_page(number: str) -> Any:
 
 def _render_case(number: str, error: ServiceError | None = None, status: int = 200) -> Any:
     actor = _actor()
-    session = db_session()
-    session.rollback()
+    session = fresh_db_session()  # read the case as it is now, after any change
     case = services.get_case(session, actor, number)
     events = services.history(session, actor, number)
-    services.mark_seen(session, actor, case)
-    session.commit()
+    with wiring().sessions() as writer, writer.begin():
+        services.mark_seen(writer, actor, case)
     return (
         render_template(
             "case.html",

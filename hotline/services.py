@@ -136,6 +136,12 @@ class Services:
     phone_region: str = "CN"
     area_code: str = ""
     publish: Publisher | None = None
+    #: Sessions for pages and reads; writes go through ``sessions``.
+    readers: sessionmaker[Session] | None = None
+
+    def read_session(self) -> Session:
+        """A session for reading only (no write lock on SQLite)."""
+        return (self.readers or self.sessions)()
 
     @property
     def rules(self) -> lifecycle.Settings:

@@ -138,6 +138,16 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Scrypt is slow on purpose; tests hash their throwaway passwords cheaply."""
+    from hotline import auth
+
+    method, auth.PASSWORD_HASH_METHOD = auth.PASSWORD_HASH_METHOD, "pbkdf2:sha256:1000"
+    yield
+    auth.PASSWORD_HASH_METHOD = method
+
+
 @dataclass
 class FakeClock:
     """A clock the test moves by hand; starts on a Thursday morning in Shanghai."""
