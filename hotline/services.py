@@ -326,10 +326,8 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
     if actor.role not in lifecycle.ALLOWED_ROLES[Action.DISPATCH]:
         raise Forbidden(f"role '{actor.role}' does not take contacts")
     now = svc.now()
+    # A withheld number still gets a record; a case needs a contact phone anyway.
     caller = _phone(svc, cmd.caller_number, "caller_number") if cmd.caller_number.strip() else None
-    if cmd.channel == Channel.PHONE and caller is None:
-        # A withheld number still gets a record; the case needs a contact phone anyway.
-        caller = None
     if cmd.outcome in _CASE_OUTCOMES:
         _check_intake(cmd)
     contact_phone = (
