@@ -109,6 +109,18 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def _describe(messages: Any, path: str = "") -> str:
+    """Validation messages as one line naming each field: ``json.category: ...``."""
+    if isinstance(messages, dict):
+        parts = [_describe(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items()]
+        return "; ".join(part for part in parts if part)
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return f"{path}: {' '.join(messages)}" if path else " ".join(messages)
+    if isinstance(messages, list):
+        return "; ".join(_describe(m, path) for m in messages)
+    return f"{path}: {messages}" if path else str(messages)
+
+
 def _register_error_handlers(app: Flask) -> None:
     """Errors become a JSON body under /api and a page elsewhere; never a traceback."""
 
@@ -126,16 +138,10 @@ def _register_error_handlers(app: Flask) -> None:
                 "message": exc.description or exc.name,
                 "code": exc.code,
             }
-            data = getattr(exc, "data", None)
-            if data and "messages" in data:
-                body["errors"] = data["messages"]
-                fields = [name for loc in data["messages"].values() for name in loc]
-                if fields:
-                    body["message"] = "invalid input: " + ", ".join(
-                        f"{name}: {'; '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-                        for loc in data["messages"].values()
-                        for name, msgs in loc.items()
-                    )
+            messages = (getattr(exc, "data", None) or {}).get("messages")
+            if messages:
+                body["errors"] = messages
+                body["message"] = "invalid input: " + _describe(messages)
             return jsonify(body), exc.code
         return render_template("error.html", code=exc.code, message=exc.description), exc.code
 

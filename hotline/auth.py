@@ -183,7 +183,7 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
         @login_required
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if Role(current_user.role) not in roles:
-                abort(403, description=_("Your role may not open this page."))
+                abort(403, description=_("您的角色无权打开此页面。"))
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -215,7 +215,7 @@ def login() -> Any:
         if staff and staff.active and check_password_hash(staff.password_hash, form.password.data):
             login_user(staff)
             return redirect(_safe_next(request.args.get("next")) or url_for("pages.home"))
-        flash(_("Wrong username or password."), "error")
+        flash(_("用户名或密码错误。"), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form)
 

@@ -137,3 +137,62 @@ def label(table: dict, value: object) -> str:
         if key == value:
             return str(text)
     return str(value)
+
+
+#: Names of the facts an event records, for the history on the case page.
+EVENT_DATA = {
+    "channel": _l("渠道"),
+    "contact_channel": _l("渠道"),
+    "category": _l("类别"),
+    "priority": _l("紧急程度"),
+    "triage": _l("初步判断"),
+    "first_responder_id": _l("首问负责人"),
+    "read_back_confirmed": _l("已复述确认"),
+    "department_id": _l("科室"),
+    "staff_id": _l("人员"),
+    "target_department_id": _l("转办科室"),
+    "told_caller": _l("已告知来电人"),
+    "answer": _l("解答内容"),
+    "result_note": _l("处理结果"),
+    "extra_working_days": _l("延期工作日"),
+    "outcome": _l("回访结果"),
+    "attitude": _l("服务态度"),
+    "quality": _l("工作质量"),
+    "timeliness": _l("处理时限"),
+    "result": _l("处理结果评分"),
+    "note": _l("备注"),
+    "parent_case_id": _l("所属事件"),
+    "incident": _l("所属事件"),
+    "summary": _l("来电摘要"),
+}
+
+_VALUE_TABLES = {
+    "channel": CHANNEL,
+    "contact_channel": CHANNEL,
+    "category": CATEGORY,
+    "priority": PRIORITY,
+    "triage": TRIAGE,
+    "outcome": FOLLOW_UP,
+}
+
+
+def event_facts(
+    data: dict, staff_names: dict[int, str], department_names: dict[int, str]
+) -> list[tuple[str, str]]:
+    """An event's recorded facts as (label, text) pairs for people to read."""
+    facts = []
+    for key, value in data.items():
+        if value in (None, "") or key == "due_at":
+            continue
+        if key in _VALUE_TABLES:
+            text = label(_VALUE_TABLES[key], value)
+        elif key.endswith("department_id"):
+            text = department_names.get(value, str(value))
+        elif key in ("staff_id", "first_responder_id"):
+            text = staff_names.get(value, str(value))
+        elif isinstance(value, bool):
+            text = str(_l("是") if value else _l("否"))
+        else:
+            text = str(value)
+        facts.append((str(EVENT_DATA.get(key, key)), text))
+    return facts
