@@ -37,6 +37,7 @@ DEMO_STAFF = [
     ("operator", "operator", "王丽(接线员)", "HOTLINE"),
     ("operator2", "operator", "赵敏(接线员)", "HOTLINE"),
     ("dispatcher", "dispatcher", "李强(调度员)", "DISPATCH"),
+    ("dispatcher2", "dispatcher", "孙涛(夜班调度员)", "DISPATCH"),
     ("crew", "crew", "张伟(维修班)", "REPAIR"),
     ("meter", "crew", "刘洋(水表科)", "METER"),
     ("supervisor", "supervisor", "陈静(主管)", "HOTLINE"),

@@ -348,3 +348,57 @@ class Outage(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseDeadline(Base):
+    """One time limit of one case (环节时限): a stage's clock, from start to end.
+
+    A row opens when the case enters a stage that the time-limit policy gives
+    a limit, and ends when the case leaves it, so every stage can be judged
+    met or missed afterwards (met: ``ended_at <= due_at``). The work stages
+    (dispatch, acknowledge, on site, shut off, resolve, follow-up) follow one
+    another; the caller's reply clock (答复) runs beside them from intake.
+
+    ``due_at`` is the limit's due time, moved on by approved extensions (延期)
+    and by settled pauses while the customer was waited for; ``limit_due_at``
+    keeps the limit as first set. ``escalation_level`` says who has been
+    alerted: 0 the handler (承办人), 1 the dispatch center (调度中心), 2 the
+    supervisor (主管). ``next_check_at`` is the next moment the deadline sweep
+    must look at the row; it is empty once nothing more can happen.
+    """
+
+    __tablename__ = "case_deadlines"
+    __table_args__ = (
+        CheckConstraint("escalation_level BETWEEN 0 AND 2", name="escalation_level_range"),
+        CheckConstraint("due_at >= started_at", name="due_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    clock: Mapped[str] = mapped_column(String(24))
+    limit_text: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    limit_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    warn_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[str] = mapped_column(String(40), default="")
+
+
+# The deadline sweep reads only rows that still need a look, soonest first.
+# Ended and fully escalated rows leave the index, so it grows with open work,
+# not with history (a partial index on both SQLite and PostgreSQL).
+Index(
+    "ix_case_deadlines_next_check",
+    CaseDeadline.next_check_at,
+    sqlite_where=CaseDeadline.next_check_at.is_not(None),
+    postgresql_where=CaseDeadline.next_check_at.is_not(None),
+)

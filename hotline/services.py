@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -22,10 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from hotline import lifecycle
+from hotline import deadlines, lifecycle
 from hotline.audit import append_event
 from hotline.lifecycle import Action, State
 from hotline.models import (
+    Appointment,
     Case,
     CaseEvent,
     CaseSeen,
@@ -514,7 +515,25 @@ def _transition(
     data: Mapping[str, Any],
     now: datetime,
 ) -> CaseEvent:
-    """Apply one action to a locked case inside the caller's transaction."""
+    """Apply one action to a locked case inside the caller's transaction.
+
+    Autoflush is off while the case changes, so the row is written once and its
+    version moves by exactly one per action.
+    """
+    with session.no_autoflush:
+        return _apply_action(svc, session, case, actor, action, reason, data, now)
+
+
+def _apply_action(
+    svc: Services,
+    session: Session,
+    case: Case,
+    actor: Actor,
+    action: Action,
+    reason: str,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> CaseEvent:
     data = {k: v for k, v in data.items() if v not in (None, "")}
     _resolve_references(session, case, action, data)
     request = lifecycle.Request(
@@ -558,7 +577,7 @@ def _transition(
         _record_follow_up(session, case, actor, action, data, now)
     if outcome.target == State.CLOSED:
         case.closed_at = now
-    _set_deadline(svc, case, outcome, action, now)
+    _set_deadline(svc, session, case, outcome, action, now)
     event_data = {k: v for k, v in data.items() if k != "parent_case_number"}
     if case.due_at is not None:
         event_data["due_at"] = case.due_at
@@ -610,48 +629,22 @@ def _record_follow_up(
 
 
 def _set_deadline(
-    svc: Services, case: Case, outcome: lifecycle.Outcome, action: Action, now: datetime
+    svc: Services,
+    session: Session,
+    case: Case,
+    outcome: lifecycle.Outcome,
+    action: Action,
+    now: datetime,
 ) -> None:
-    """Set ``due_at`` for the stage the case has entered (F11: every open case has one)."""
-    if action == Action.APPROVE_EXTENSION:
-        if case.due_at is not None and case.extra_working_days:
-            case.due_at = svc.calendar.add_working_days(case.due_at, case.extra_working_days)
-        return
-    if outcome.target == outcome.source and action != Action.ASSIGN:
-        return  # notes, owner changes and attempts do not restart the clock
-    if outcome.target == State.EXTENSION_REQUESTED:
-        return  # the clock keeps running while dispatch decides
-    if action == Action.REJECT_EXTENSION:
-        return
-    for stage in lifecycle.stage_for(outcome.target, arrived=case.arrived):
-        due = svc.policy.due_at(
-            now,
-            Category(case.category),
-            Priority(case.priority),
-            stage,
-            pipe_size_dn=case.pipe_size_dn,
-        )
-        if due is not None:
-            case.stage, case.stage_started_at, case.due_at = stage, now, due
-            return
-    case.stage, case.stage_started_at, case.due_at = None, None, None
+    """Start, keep or end the case's stage clocks for this move (F11: every open case
+    has a deadline); ``hotline.deadlines`` keeps one row per stage and sets ``due_at``."""
+    policy = cast(deadlines.StagePolicy, svc.policy)
+    deadlines.follow_transition(session, policy, case, outcome, action, now)
 
 
 def _promised_time(svc: Services, case: Case, now: datetime) -> datetime | None:
     """F11: the time limit the caller is told: when the matter will be resolved."""
-    if case.state in (State.ANSWERED_ON_CALL, State.TRANSFERRED):
-        return None  # answered now; the follow-up deadline is internal
-    for stage in (Stage.RESOLVE, Stage.REPLY):
-        due = svc.policy.due_at(
-            now,
-            Category(case.category),
-            Priority(case.priority),
-            stage,
-            pipe_size_dn=case.pipe_size_dn,
-        )
-        if due is not None:
-            return due
-    return case.due_at
+    return deadlines.promised_time(cast(deadlines.StagePolicy, svc.policy), case, now)
 
 
 def perform(
@@ -827,17 +820,25 @@ def mark_seen(session: Session, actor: Actor, case: Case) -> None:
 
 
 def unseen_changes(session: Session, actor: Actor, cases: Sequence[Case]) -> dict[int, int]:
-    """For each case, how many events ``actor`` has not read yet."""
+    """For each case, how many changes by others ``actor`` has not read yet."""
     if not cases:
         return {}
-    seen = dict(
-        session.execute(
-            select(CaseSeen.case_id, CaseSeen.seen_seq).where(
-                CaseSeen.staff_id == actor.id, CaseSeen.case_id.in_([c.id for c in cases])
-            )
-        ).all()
+    seen = (
+        select(CaseSeen.case_id, CaseSeen.seen_seq).where(CaseSeen.staff_id == actor.id).subquery()
     )
-    return {c.id: c.last_event_seq - seen.get(c.id, 0) for c in cases}
+    rows = session.execute(
+        select(CaseEvent.case_id, func.count())
+        .outerjoin(seen, seen.c.case_id == CaseEvent.case_id)
+        .where(
+            CaseEvent.case_id.in_([c.id for c in cases]),
+            CaseEvent.seq > func.coalesce(seen.c.seen_seq, 0),
+            or_(CaseEvent.actor_id.is_(None), CaseEvent.actor_id != actor.id),
+        )
+        .group_by(CaseEvent.case_id)
+    ).all()
+    counts = {case.id: 0 for case in cases}
+    counts.update({case_id: count for case_id, count in rows})
+    return counts
 
 
 def overdue_seconds(case: Case, now: datetime) -> float | None:
@@ -845,3 +846,354 @@ def overdue_seconds(case: Case, now: datetime) -> float | None:
     if case.due_at is None:
         return None
     return (now - case.due_at) / timedelta(seconds=1)
+
+
+# -- appointments (F1) and field milestones (F12) ------------------------------------
+
+
+class AppointmentStatus(StrEnum):
+    """Where a visit booked with the customer stands (预约状态, F1)."""
+
+    BOOKED = "booked"  # 已预约
+    RESCHEDULED = "rescheduled"  # 已改约(另有新预约)
+    NO_SHOW = "no_show"  # 用户未在场
+    CANCELLED = "cancelled"  # 已取消
+
+
+#: Longest visit window and how far ahead a visit may be booked (product defaults:
+#: a half-day window; a month keeps a forgotten appointment from stopping a clock for long).
+MAX_APPOINTMENT_WINDOW = timedelta(hours=12)
+MAX_APPOINTMENT_AHEAD = timedelta(days=30)
+
+_MILESTONE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.CREW, Role.SUPERVISOR})
+
+
+def _lock_case_for(
+    session: Session, actor: Actor, case_number: str, roles: frozenset[Role]
+) -> Case:
+    """The open case ``case_number``, locked, if ``actor`` may act on it outside the lifecycle.
+
+    Crews act only on work their department (or they) handle, as in the
+    lifecycle. Raises :class:`NotFound`, :class:`Forbidden` or :class:`Conflict`
+    (closed or merged case).
+    """
+    case = _lock_case(session, case_number)
+    if not can_view(actor, case):
+        raise NotFound(f"no case '{case_number}'", "case")
+    if actor.role not in roles:
+        raise Forbidden(f"role '{actor.role}' may not do this")
+    if actor.role == Role.CREW and not (
+        case.handler_staff_id == actor.id
+        or (actor.department_id is not None and case.handler_department_id == actor.department_id)
+    ):
+        raise Forbidden("this case is not assigned to your department")
+    if case.state in (State.CLOSED, State.MERGED):
+        raise Conflict(f"case {case.number} is '{case.state}'", "case")
+    return case
+
+
+def _check_window(svc: Services, starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+    for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise Invalid(f"'{name}' needs a time zone", name)
+    if starts_at <= now:
+        raise Invalid("an appointment is booked for a time still ahead", "starts_at", "F1")
+    if starts_at - now > MAX_APPOINTMENT_AHEAD:
+        raise Invalid(
+            f"an appointment is booked at most {MAX_APPOINTMENT_AHEAD.days} days ahead",
+            "starts_at",
+            "F1",
+        )
+    if not timedelta(0) < ends_at - starts_at <= MAX_APPOINTMENT_WINDOW:
+        hours = MAX_APPOINTMENT_WINDOW / timedelta(hours=1)
+        raise Invalid(
+            f"the visit window ends after it starts and lasts at most {hours:g} hours",
+            "ends_at",
+            "F1",
+        )
+
+
+def _booked(session: Session, case: Case, appointment_id: Any) -> Appointment:
+    appointment = (
+        session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
+    )
+    if appointment is None or appointment.case_id != case.id:
+        raise NotFound(f"no appointment {appointment_id!r} on case {case.number}", "appointment_id")
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise Conflict(
+            f"appointment {appointment.id} is already '{appointment.status}'", "appointment_id"
+        )
+    return appointment
+
+
+def _clock_data(
+    svc: Services, session: Session, case: Case, now: datetime, until: datetime | None
+) -> dict[str, Any]:
+    """Pause the case's clocks until ``until`` (None: restart them now); what to record."""
+    policy = cast(deadlines.StagePolicy, svc.policy)
+    if until is not None:
+        rows = deadlines.pause(session, policy, case, now, until)
+        return {
+            "clock_paused_until": until if rows else None,
+            "stages_paused": [row.stage for row in rows],
+        }
+    resumed = deadlines.resume(session, policy, case, now)
+    return {
+        "clock_paused_until": None,
+        "stages_resumed": [row.stage for row, _seconds in resumed],
+        "paused_seconds": {row.stage: seconds for row, seconds in resumed},
+    }
+
+
+def _record_milestone(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    action: str,
+    now: datetime,
+    data: Mapping[str, Any],
+    reason: str = "",
+) -> None:
+    """Append an event that records a step outside the lifecycle (the state stays)."""
+    append_event(
+        session,
+        case,
+        action=action,
+        from_state=case.state,
+        to_state=case.state,
+        actor_id=actor.id,
+        at=now,
+        reason=reason,
+        data=data,
+    )
+    case.updated_at = now
+
+
+def book_appointment(
+    svc: Services,
+    actor: Actor,
+    case_number: str,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    requested_by_customer: bool,
+    note: str = "",
+) -> Appointment:
+    """F1: book a visit with the customer (预约上门): time, work and place agreed.
+
+    When the customer chose the time (``requested_by_customer``), the case's
+    running clocks pause from now until the visit starts, on record; the due
+    times move on by the wait when they restart. A time the utility chose
+    stops nothing. Raises :class:`Invalid` naming the field (a time without a
+    zone, in the past, too far ahead, a window that ends before it starts),
+    :class:`Conflict` when a booked visit is still ahead (reschedule it
+    instead), :class:`Forbidden` and :class:`NotFound` as for actions.
+    """
+    now = svc.now()
+    _check_window(svc, starts_at, ends_at, now)
+    with svc.sessions() as session, session.begin():
+        case = _lock_case_for(session, actor, case_number, _MILESTONE_ROLES)
+        ahead = session.scalar(
+            select(Appointment).where(
+                Appointment.case_id == case.id,
+                Appointment.status == AppointmentStatus.BOOKED,
+                Appointment.starts_at > now,
+            )
+        )
+        if ahead is not None:
+            raise Conflict(
+                f"appointment {ahead.id} is booked and still ahead; reschedule it instead",
+                "appointment_id",
+            )
+        appointment = Appointment(
+            case_id=case.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            status=AppointmentStatus.BOOKED,
+            note=note.strip(),
+            created_by_id=actor.id,
+            created_at=now,
+        )
+        session.add(appointment)
+        session.flush()  # the appointment's id for the record; the case row is not touched yet
+        data = {
+            "appointment_id": appointment.id,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "requested_by_customer": requested_by_customer,
+            "note": appointment.note,
+            **_clock_data(svc, session, case, now, starts_at if requested_by_customer else None),
+        }
+        _record_milestone(session, case, actor, "appointment_booked", now, data)
+    _publish(svc, case, "appointment_booked")
+    return appointment
+
+
+def reschedule_appointment(
+    svc: Services,
+    actor: Actor,
+    case_number: str,
+    appointment_id: int,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    requested_by_customer: bool,
+    reason: str,
+) -> Appointment:
+    """F1: move a booked visit (改约), explaining why; returns the new appointment.
+
+    The old appointment is kept as ``rescheduled``. When the customer asked
+    for the new time, the clocks stay paused (or pause again) until it
+    starts; when the utility moved it, the delay is the utility's and the
+    clocks run again from now. Raises :class:`Invalid` (``reason`` missing, or
+    the new window as for :func:`book_appointment`), :class:`NotFound` or
+    :class:`Conflict` for an appointment that is not booked.
+    """
+    if not (reason or "").strip():
+        raise Invalid("say why the visit moves", "reason", "F1")
+    now = svc.now()
+    _check_window(svc, starts_at, ends_at, now)
+    with svc.sessions() as session, session.begin():
+        case = _lock_case_for(session, actor, case_number, _MILESTONE_ROLES)
+        old = _booked(session, case, appointment_id)
+        old.status = AppointmentStatus.RESCHEDULED
+        new = Appointment(
+            case_id=case.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            status=AppointmentStatus.BOOKED,
+            note=old.note,
+            created_by_id=actor.id,
+            created_at=now,
+        )
+        session.add(new)
+        session.flush()
+        data = {
+            "appointment_id": new.id,
+            "previous_appointment_id": old.id,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "requested_by_customer": requested_by_customer,
+            **_clock_data(svc, session, case, now, starts_at if requested_by_customer else None),
+        }
+        _record_milestone(
+            session, case, actor, "appointment_rescheduled", now, data, reason.strip()
+        )
+    _publish(svc, case, "appointment_rescheduled")
+    return new
+
+
+def record_no_show(
+    svc: Services, actor: Actor, case_number: str, appointment_id: int, *, told_customer: str
+) -> Appointment:
+    """F1: the customer was not there at the booked time (用户未在场): say how they were told.
+
+    The clocks run again from the visit's start. Raises :class:`Invalid`
+    (``told_customer`` missing, or the visit has not started yet),
+    :class:`NotFound` or :class:`Conflict` for an appointment that is not booked.
+    """
+    if not (told_customer or "").strip():
+        raise Invalid("record how the absent customer was told", "told_customer", "F1")
+    now = svc.now()
+    with svc.sessions() as session, session.begin():
+        case = _lock_case_for(session, actor, case_number, _MILESTONE_ROLES)
+        appointment = _booked(session, case, appointment_id)
+        if appointment.starts_at > now:
+            raise Invalid("the visit has not started yet", "appointment_id", "F1")
+        appointment.status = AppointmentStatus.NO_SHOW
+        session.flush()
+        data = {
+            "appointment_id": appointment.id,
+            "told_customer": told_customer.strip(),
+            **_clock_data(svc, session, case, now, None),
+        }
+        _record_milestone(session, case, actor, "appointment_no_show", now, data)
+    _publish(svc, case, "appointment_no_show")
+    return appointment
+
+
+def cancel_appointment(
+    svc: Services, actor: Actor, case_number: str, appointment_id: int, *, reason: str
+) -> Appointment:
+    """Cancel a booked visit, saying why; the clocks run again from now.
+
+    Raises :class:`Invalid` (``reason`` missing), :class:`NotFound` or
+    :class:`Conflict` for an appointment that is not booked.
+    """
+    if not (reason or "").strip():
+        raise Invalid("say why the visit is cancelled", "reason", "F1")
+    now = svc.now()
+    with svc.sessions() as session, session.begin():
+        case = _lock_case_for(session, actor, case_number, _MILESTONE_ROLES)
+        appointment = _booked(session, case, appointment_id)
+        appointment.status = AppointmentStatus.CANCELLED
+        session.flush()
+        data = {"appointment_id": appointment.id, **_clock_data(svc, session, case, now, None)}
+        _record_milestone(session, case, actor, "appointment_cancelled", now, data, reason.strip())
+    _publish(svc, case, "appointment_cancelled")
+    return appointment
+
+
+def appointments(session: Session, actor: Actor, case_number: str) -> list[Appointment]:
+    """The case's appointments, oldest first, kept whatever became of them (F1)."""
+    case = get_case(session, actor, case_number)
+    return list(
+        session.scalars(
+            select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.id)
+        )
+    )
+
+
+def record_shut_off(
+    svc: Services,
+    actor: Actor,
+    case_number: str,
+    *,
+    pipe_size_dn: int | None = None,
+    note: str = "",
+) -> Case:
+    """F12: the crew reports the leak's water shut off (关阀止水); the repair clock starts.
+
+    ``pipe_size_dn`` (the pipe size seen on site) picks the repair limit's
+    pipe-size band. Raises :class:`Conflict` when the case is not waiting for
+    a shut-off, :class:`Invalid` for a pipe size outside 15-3000,
+    :class:`Forbidden` and :class:`NotFound` as for actions.
+    """
+    if pipe_size_dn is not None and (
+        isinstance(pipe_size_dn, bool)
+        or not isinstance(pipe_size_dn, int)
+        or not 15 <= pipe_size_dn <= 3000
+    ):
+        raise Invalid("'pipe_size_dn' must be between 15 and 3000", "pipe_size_dn")
+    now = svc.now()
+    with svc.sessions() as session, session.begin():
+        case = _lock_case_for(
+            session, actor, case_number, frozenset({Role.CREW, Role.DISPATCHER, Role.SUPERVISOR})
+        )
+        if pipe_size_dn is not None:
+            case.pipe_size_dn = pipe_size_dn
+        policy = cast(deadlines.StagePolicy, svc.policy)
+        try:
+            ended, started = deadlines.advance_stage(
+                session, policy, case, Stage.SHUT_OFF, "water_shut_off", now
+            )
+        except LookupError:
+            raise Conflict(
+                f"case {case.number} is not waiting for the water to be shut off", "stage"
+            ) from None
+        _record_milestone(
+            session,
+            case,
+            actor,
+            "water_shut_off",
+            now,
+            {
+                "pipe_size_dn": pipe_size_dn,
+                "note": note.strip(),
+                "shut_off_met": ended.ended_at is not None and ended.ended_at <= ended.due_at,
+                "next_stage": started.stage if started else None,
+                "due_at": case.due_at,
+            },
+        )
+    _publish(svc, case, "water_shut_off")
+    return case

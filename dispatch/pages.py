@@ -1,0 +1,119 @@
+"""The dispatch center's duty roster page (值班表, P1: never unattended).
+
+Who is on duty now, the shifts of the coming week, the hours nobody covered,
+and a form to add or cancel a shift. Changes go through ``dispatch.duty``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from dispatch import duty
+from hotline import labels
+from hotline.auth import db_session, fresh_db_session, roles_required
+from hotline.auth import services as wiring
+from hotline.models import Staff
+from hotline.services import Actor, Invalid, ServiceError
+from hotline.taxonomy import Role
+
+bp = Blueprint("duty", __name__, template_folder="templates")
+
+WEEK = timedelta(days=7)
+
+
+def _local(raw: str | None, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat((raw or "").strip())
+    except ValueError:
+        raise Invalid(f"'{name}' must be a date and time", name) from None
+    return moment.replace(tzinfo=wiring().timezone) if moment.tzinfo is None else moment
+
+
+def _whole(raw: str | None, name: str) -> int:
+    try:
+        return int((raw or "").strip())
+    except ValueError:
+        raise Invalid(f"'{name}' must be a whole number", name) from None
+
+
+def _render(error: ServiceError | None = None, status: int = 200) -> Any:
+    session = fresh_db_session()
+    now = wiring().now()
+    dispatchers = list(
+        session.scalars(
+            select(Staff)
+            .where(Staff.role == Role.DISPATCHER, Staff.active.is_(True))
+            .order_by(Staff.display_name)
+        )
+    )
+    return (
+        render_template(
+            "dispatch/duty.html",
+            on_duty=duty.on_duty(session, now),
+            shifts=duty.shifts_between(session, now, now + WEEK),
+            gaps=duty.uncovered(
+                now,
+                now + WEEK,
+                [(s.starts_at, s.ends_at) for s in duty.shifts_between(session, now, now + WEEK)],
+            ),
+            alarms=duty.alarms_between(session, now - WEEK, now + timedelta(hours=1)),
+            dispatchers=dispatchers,
+            error=error,
+            now=now,
+            labels=labels,
+        ),
+        status,
+    )
+
+
+@bp.route("/duty")
+@roles_required(Role.DISPATCHER, Role.SUPERVISOR)
+def roster() -> Any:
+    """The roster for the coming week."""
+    db_session()
+    return _render()
+
+
+@bp.route("/duty/shifts", methods=["POST"])
+@roles_required(Role.DISPATCHER, Role.SUPERVISOR)
+def add() -> Any:
+    """Add one shift from the form."""
+    form = request.form
+    try:
+        starts_at = _local(form.get("starts_at"), "starts_at")
+        hours = _whole(form.get("hours") or "12", "hours")
+        duty.add_shift(
+            wiring(),
+            Actor.of(current_user),
+            staff_id=_whole(form.get("staff_id"), "staff_id"),
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=hours),
+            note=form.get("note", ""),
+        )
+    except ServiceError as exc:
+        return _render(exc, exc.status)
+    flash(_("已排班"), "success")
+    return redirect(url_for("duty.roster"))
+
+
+@bp.route("/duty/shifts/<int:shift_id>/cancel", methods=["POST"])
+@roles_required(Role.DISPATCHER, Role.SUPERVISOR)
+def cancel(shift_id: int) -> Any:
+    """Cancel a shift entered by mistake."""
+    try:
+        duty.cancel_shift(wiring(), Actor.of(current_user), shift_id)
+    except ServiceError as exc:
+        return _render(exc, exc.status)
+    flash(_("已取消"), "success")
+    return redirect(url_for("duty.roster"))
+
+
+def init_app(app: Flask) -> None:
+    """Bind the roster page to ``app``."""
+    app.register_blueprint(bp)
