@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, jsonify, render_template, request
@@ -22,6 +22,9 @@ from hotline.db import make_engine, make_reader_sessionmaker, make_sessionmaker
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
 from hotline.timelimits import PolicyError, TimeLimitPolicy
+
+if TYPE_CHECKING:
+    from callflows.telephony import Telephony
 
 
 def _utc_now() -> datetime:
@@ -40,12 +43,16 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     publish: Publisher | None = None,
+    telephony: Telephony | None = None,
 ) -> Flask:
     """Build the hotline application.
 
     ``test_config`` overrides settings (lower-case keys) and Flask config
-    (upper-case keys). Raises :class:`SettingsError` or :class:`PolicyError`
-    with a message naming the key when the configuration cannot be used.
+    (upper-case keys). ``telephony`` replaces the adapter the ``telephony``
+    setting names (tests pass fakes). Raises :class:`SettingsError` or
+    :class:`PolicyError` with a message naming the key when the configuration
+    cannot be used, and :class:`~callflows.scripts.ScriptError` naming the
+    file and step of a malformed call script.
     """
     overrides = dict(test_config or {})
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HOTLINE_INSTANCE")
@@ -94,6 +101,12 @@ def create_app(
 
     api.init_app(app)
     pages.init_app(app)
+    import dispatch  # deadline API and scheduler settings (docs/scheduler.md)
+
+    dispatch.init_app(app)
+    from callflows.bootstrap import init_app as init_callflows
+
+    init_callflows(app, settings, telephony=telephony)
     _register_error_handlers(app)
 
     @app.teardown_appcontext
@@ -112,7 +125,10 @@ def _wants_json() -> bool:
 def _describe(messages: Any, path: str = "") -> str:
     """Validation messages as one line naming each field: ``json.category: ...``."""
     if isinstance(messages, dict):
-        parts = [_describe(value, f"{path}.{key}" if path else str(key)) for key, value in messages.items()]
+        parts = [
+            _describe(value, f"{path}.{key}" if path else str(key))
+            for key, value in messages.items()
+        ]
         return "; ".join(part for part in parts if part)
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         return f"{path}: {' '.join(messages)}" if path else " ".join(messages)

@@ -7,6 +7,7 @@ problem and the command exits with status 1 (2 for wrong usage); no traceback.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,7 @@ def demo(serve: bool, host: str | None, port: int | None) -> None:
     app = _app()
     wiring = app.extensions["hotline"]
     if load_demo(wiring):
+        _demo_rota(wiring)
         click.echo("demo data ready")
     else:
         demo_usernames = {username for username, _role, _name, _dept in DEMO_STAFF}
@@ -215,6 +217,32 @@ def demo(serve: bool, host: str | None, port: int | None) -> None:
         _serve(app, host or settings["host"], port or settings["port"])
 
 
+def _demo_rota(wiring: Any) -> None:
+    """P1: the two demo dispatchers cover the dispatch center for a week, 12 hours each."""
+    from dispatch.duty import fill_rota
+    from hotline.models import Staff
+    from hotline.services import Actor
+
+    with wiring.sessions() as session:
+        people = {
+            s.username: s
+            for s in session.scalars(
+                select(Staff).where(Staff.username.in_(["dispatcher", "dispatcher2", "supervisor"]))
+            )
+        }
+    now = wiring.now().astimezone(wiring.timezone)
+    start = now.replace(hour=8, minute=0, second=0, microsecond=0)
+    if start > now:
+        start -= timedelta(hours=12)
+    fill_rota(
+        wiring,
+        Actor.of(people["supervisor"]),
+        [people["dispatcher"].id, people["dispatcher2"].id],
+        start=start,
+        days=7,
+    )
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default from settings).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default from settings).")
@@ -225,12 +253,77 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def _serve(app: Any, host: str, port: int) -> None:
+    from dispatch.scheduler import start_in_process
     from hotline.realtime import socketio
 
+    start_in_process(app, echo=click.echo)  # only with scheduler_in_process = true
     click.echo(f"open http://{host}:{port}/ in a browser (Ctrl+C stops)")
     # Werkzeug serves pages and websockets in threading mode; behind a proxy
     # in production, see docs/deployment.md.
     socketio.run(app, host=host, port=port, use_reloader=False, allow_unsafe_werkzeug=True)
+
+
+@main.command("simulate-call")
+@click.option(
+    "--from",
+    "from_number",
+    default="13805341234",
+    show_default=True,
+    help="The number the simulated call comes from.",
+)
+def simulate_call(from_number: str) -> None:
+    """Ring the hotline as a caller would (telephony = "simulator" only).
+
+    The call pops up on every operator's console (at once when live updates
+    reach this process's server, else at the console's next poll).
+    """
+    from callflows.bootstrap import flows_of
+    from callflows.simulator import place_call
+    from hotline.services import ServiceError
+
+    app = _app()
+    flows = flows_of(app)
+    if not flows.simulator_enabled:
+        raise click.ClickException(
+            'simulated calls need telephony = "simulator"; this installation uses '
+            f"{flows.telephony.name}"
+        )
+    try:
+        call_id = place_call(app.extensions["hotline"], flows, from_number)
+    except ServiceError as exc:
+        raise click.ClickException(f"{exc.field}: {exc.message}") from None
+    click.echo(f"call {call_id} from {from_number} is ringing; answer it on the console (/console)")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one sweep now, print what it did and exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds between sweeps (default: the sweep_interval_seconds setting).",
+)
+@click.option(
+    "--standby-retry",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between a standby's attempts to take the lead.",
+)
+def scheduler(once: bool, interval: float | None, standby_retry: float) -> None:
+    """Run the deadline sweep in its own process: warnings, escalations, duty alarm.
+
+    Against PostgreSQL any number may run: one leads, the others wait as hot
+    standbys and take over when it stops. Set scheduler_in_process = false for
+    the web processes then. Stops on Ctrl+C or SIGTERM.
+    """
+    from dispatch.scheduler import run_scheduler, sweep_once
+
+    app = _app()
+    if once:
+        click.echo(str(sweep_once(app)))
+        return
+    run_scheduler(app, interval=interval, standby_retry=standby_retry, echo=click.echo)
 
 
 @main.group()

@@ -29,8 +29,8 @@ def rooms_for(role: Role, staff_id: int, department_id: int | None) -> list[str]
     rooms = [f"staff:{staff_id}"]
     if role in (Role.DISPATCHER, Role.SUPERVISOR):
         rooms.append(DISPATCH_ROOM)
-    if role == Role.OPERATOR:
-        rooms.append("operators")
+    if role in (Role.OPERATOR, Role.SUPERVISOR):
+        rooms.append("operators")  # supervisors take calls when the hotline is busy
     if department_id is not None:
         rooms.append(f"dept:{department_id}")
     return rooms

@@ -11,6 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool, text
 
+import callflows.models  # noqa: F401
+import dispatch.models  # noqa: F401
 from hotline.db import make_engine
 from hotline.models import Base
 

@@ -20,6 +20,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import callflows.models  # noqa: F401
+import dispatch.models  # noqa: F401
 from hotline.db import Base, make_engine, make_sessionmaker
 from hotline.services import Services
 from hotline.timelimits import TimeLimitPolicy

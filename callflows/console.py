@@ -1,0 +1,732 @@
+"""The operator console (接线台): one screen from ring to case number.
+
+Pages (server-rendered, Chinese first):
+
+* ``/console`` — calls ringing now (with the answer button), missed and
+  abandoned calls waiting for a call-back, my open cases, and the counter-visit
+  button (W1);
+* ``/console/calls/<id>`` — the live call in three columns: the caller, the
+  script, the case;
+* ``/calls`` and ``/calls/<id>`` — the supervisors' call log: ring-to-answer
+  time (P1), steps done, missed greeting or closing, G2 flags, the recording.
+
+The JSON endpoints under ``/api/calls`` drive the live call. Each one parses
+the request, calls one function of :mod:`callflows.calls` and answers with
+the call's whole console view, so the script engine runs on the server and
+P4's read-back gate cannot be skipped from the browser. Refusals are JSON
+naming the field (and the rule), never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from callflows import calls
+from callflows.caller import caller_facts, search_customers, similar_open_cases
+from callflows.calls import CallFlows, SubmitForm
+from callflows.compliance import find_banned_phrases
+from callflows.engine import READ_BACK_FIELDS, CallSession, ReadBackRequired
+from callflows.flags import excerpt
+from callflows.models import Call, CallStatusEvent, ComplianceFlag, OutboundAttempt
+from callflows.scripts import FIELDS, StepKind
+from hotline import labels
+from hotline import services as case_services
+from hotline.auth import api_actor, db_session, roles_required
+from hotline.auth import services as wiring
+from hotline.i18n import local_time
+from hotline.models import Case, Customer, Department, Staff
+from hotline.phones import display
+from hotline.services import Actor, CaseFilter, IntakeOutcome, Invalid, NotFound
+from hotline.taxonomy import Category, Priority, Role, TriageOutcome
+
+bp = Blueprint(
+    "console",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/callflows/static",
+)
+api_bp = Blueprint("console_api", __name__, url_prefix="/api")
+
+#: Enum-valued script fields and the display names of their values.
+_CHOICE_LABELS = {
+    "category": labels.CATEGORY,
+    "priority": labels.PRIORITY,
+    "triage": labels.TRIAGE,
+}
+_MAX_TEXT = 4000
+_LOG_PAGE = 50
+
+
+def flows() -> CallFlows:
+    """The call-flow wiring of the running app."""
+    return current_app.extensions["callflows"]
+
+
+def _actor() -> Actor:
+    return Actor.of(current_user)
+
+
+def _fresh_session() -> Session:
+    """The request's session, restarted so it sees what the service just committed."""
+    session = db_session()
+    session.rollback()
+    return session
+
+
+# -- the view of a call, as JSON -----------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _field_view(name: str, values: Mapping[str, str], *, required: bool) -> dict[str, Any]:
+    spec = FIELDS[name]
+    table = _CHOICE_LABELS.get(name)
+    return {
+        "name": name,
+        "zh": spec.zh,
+        "en": spec.en,
+        "required": required,
+        "value": values.get(name, ""),
+        "choices": [
+            {"value": value, "label": labels.label(table, value) if table else value}
+            for value in spec.choices
+        ],
+    }
+
+
+def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
+    script = session.script
+    values = session.fields
+    step = session.current_step
+    current = None
+    if step is not None:
+        current = {
+            "id": step.id,
+            "kind": str(step.kind),
+            "zh": session.text(step, lang="zh"),
+            "en": session.text(step, lang="en"),
+            "note_zh": step.note_zh,
+            "note_en": step.note_en,
+            "rule": step.rule,
+            "verbatim": step.verbatim,
+            "required": step.required,
+            "captures": [_field_view(n, values, required=True) for n in step.captures]
+            + [_field_view(n, values, required=False) for n in step.optional_captures],
+            "answers": [{"answer": b.answer, "zh": b.zh, "en": b.en} for b in step.branches],
+            "read_back": step.kind is StepKind.READ_BACK,
+        }
+    titles = {s.id: s for s in script.steps}
+    done = [
+        {
+            "step_id": record.step_id,
+            "status": str(record.status),
+            "at": local_time(record.at, "%H:%M:%S"),
+            "answer": record.answer,
+            "zh": titles[record.step_id].zh[:40],
+            "answer_zh": next(
+                (b.zh for b in titles[record.step_id].branches if b.answer == record.answer), ""
+            ),
+        }
+        for record in session.history
+    ]
+    try:
+        session.require_ready_to_submit()
+        ready = True
+    except ReadBackRequired:
+        ready = False
+    lookup_prompt = script.prompt("lookup")
+    not_heard = script.prompt("not_heard")
+    next_at = session.next_reassurance_at
+    closing = next((s for s in script.steps if s.kind is StepKind.CLOSING), None)
+    return {
+        "id": script.id,
+        "name_zh": script.name_zh,
+        "name_en": script.name_en,
+        "current": current,
+        "done": done,
+        "fields": values,
+        "field_names": sorted(script.fields),
+        "live": session.is_live,
+        "read_back": {
+            "items": [
+                {"name": n, "zh": FIELDS[n].zh, "en": FIELDS[n].en, "value": values.get(n)}
+                for n in READ_BACK_FIELDS
+            ],
+            "confirmed_at": local_time(session.read_back_confirmed_at, "%H:%M:%S"),
+            "missing": list(session.missing_read_back_fields()),
+        },
+        "ready_to_submit": ready,
+        "lookup": {
+            "active": session.lookup_active,
+            "next_at": _iso(next_at),
+            "seconds_left": (
+                max((next_at - now).total_seconds(), 0.0) if next_at is not None else None
+            ),
+            "due": len(session.due_reassurances(now)) if session.lookup_active else 0,
+        },
+        "prompts": {
+            "lookup": {"zh": lookup_prompt.zh, "en": lookup_prompt.en} if lookup_prompt else None,
+            "not_heard": {"zh": not_heard.zh, "en": not_heard.en} if not_heard else None,
+        },
+        "closing": {"zh": closing.zh, "en": closing.en} if closing else None,
+    }
+
+
+def _case_view(case: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "number": case.number,
+        "category": labels.label(labels.CATEGORY, case.category),
+        "state": labels.label(labels.STATE, case.state),
+        "address": case.address,
+        "problem": case.problem,
+        "promised_at": local_time(case.promised_at),
+        "due_at": local_time(case.due_at),
+        "overdue": bool(case.due_at and case.due_at < now),
+        "url": url_for("pages.case_page", number=case.number),
+    }
+
+
+def call_view(session: Session, call: Call, actor: Actor) -> dict[str, Any]:
+    """Everything the live-call page shows, as JSON-ready data."""
+    wired = flows()
+    now = wiring().now()
+    facts = caller_facts(
+        session,
+        call.from_number,
+        now,
+        customer_ids=[call.customer_id] if call.customer_id else [],
+    )
+    script_view = None
+    address = ""
+    if call.script_state:
+        script = calls.load_script(wired, call, wiring().now)
+        script_view = _script_view(script.session, now)
+        address = script.session.fields.get("address", "")
+    if not address and len(facts.customers) == 1:
+        address = facts.customers[0].address
+    similar = similar_open_cases(session, address, customer_ids=[c.id for c in facts.customers])
+    case = None
+    if call.case_id:
+        case = session.get(Case, call.case_id)
+    flags = session.scalars(
+        select(ComplianceFlag).where(ComplianceFlag.call_id == call.id).order_by(ComplianceFlag.id)
+    ).all()
+    attempts = session.scalars(
+        select(OutboundAttempt)
+        .where(OutboundAttempt.call_id == call.id)
+        .order_by(OutboundAttempt.id)
+    ).all()
+    ring = call.ring_to_answer_seconds
+    return {
+        "call": {
+            "id": call.id,
+            "channel": str(call.channel),
+            "provider": str(call.provider),
+            "status": str(call.status),
+            "from": display(call.from_number) if call.from_number else call.from_raw,
+            "ringing_at": local_time(call.ringing_at, "%H:%M:%S"),
+            "answered_at": local_time(call.answered_at, "%H:%M:%S"),
+            "ended_at": local_time(call.ended_at, "%H:%M:%S"),
+            "ring_to_answer_seconds": ring,
+            "ring_limit_seconds": wired.ring_limit_seconds,
+            "within_ring_limit": None if ring is None else ring <= wired.ring_limit_seconds,
+            "hung_up_by": call.hung_up_by,
+            "mine": call.answered_by_id == actor.id,
+            "live": call.ended_at is None,
+            "recorded": call.contact_id is not None,
+        },
+        "caller": {
+            "number": display(facts.number) if facts.number else "",
+            "known": facts.known,
+            "customers": [
+                {
+                    "account_number": c.account_number,
+                    "name": c.name,
+                    "address": c.address,
+                    "arrears": f"{c.arrears_cents / 100:.2f}",
+                    "in_arrears": c.arrears_cents > 0,
+                    "arrears_since": c.arrears_since.isoformat() if c.arrears_since else None,
+                }
+                for c in facts.customers
+            ],
+            "outages": [
+                {
+                    "area": o.area,
+                    "reason": o.reason,
+                    "starts_at": local_time(o.starts_at),
+                    "ends_at": local_time(o.ends_at),
+                    "planned": o.planned,
+                    "under_way": o.starts_at <= now,
+                }
+                for o in facts.outages
+            ],
+            "open_cases": [
+                {
+                    "number": c.number,
+                    "category": labels.label(labels.CATEGORY, c.category),
+                    "state": labels.label(labels.STATE, c.state),
+                    "address": c.address,
+                    "promised_at": local_time(c.promised_at),
+                    "url": url_for("pages.case_page", number=c.number),
+                }
+                for c in facts.open_cases
+            ],
+            "recent_contacts": [
+                {
+                    "at": local_time(c.started_at),
+                    "channel": labels.label(labels.CHANNEL, c.channel),
+                    "disposition": c.disposition or "",
+                    "case_number": c.case_number,
+                    "summary": c.summary,
+                }
+                for c in facts.recent_contacts
+            ],
+        },
+        "script": script_view,
+        "similar_cases": [
+            {
+                "number": c.number,
+                "category": labels.label(labels.CATEGORY, c.category),
+                "state": labels.label(labels.STATE, c.state),
+                "address": c.address,
+                "problem": c.problem,
+                "promised_at": local_time(c.promised_at),
+            }
+            for c in similar
+        ],
+        "case": _case_view(case, now) if case is not None else None,
+        "flags": [{"source": f.source, "phrase": f.phrase, "excerpt": f.excerpt} for f in flags],
+        "attempts": [
+            {"kind": str(a.kind), "status": str(a.status), "error": a.error} for a in attempts
+        ],
+    }
+
+
+def _call_or_404(session: Session, call_id: int) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"no call {call_id}", "call")
+    return call
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and not request.data:
+        return {}
+    if not isinstance(body, dict):
+        abort(400, description="the request body must be a JSON object")
+    return body
+
+
+def _text(body: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT) -> str:
+    value = body.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(f"'{name}' must be text", name)
+    if len(value) > limit:
+        raise Invalid(f"'{name}' is longer than {limit} characters", name)
+    return value
+
+
+def _optional_int(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise Invalid(f"'{name}' must be a whole number", name)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise Invalid(f"'{name}' must be a whole number", name)
+
+
+def _optional_enum(body: Mapping[str, Any], name: str, enum_cls: type) -> Any:
+    value = body.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise Invalid(f"'{value}' is not a valid {name}", name) from None
+
+
+def _view_response(call_id: int, actor: Actor, extra: Mapping[str, Any] | None = None) -> Any:
+    session = _fresh_session()
+    body = call_view(session, _call_or_404(session, call_id), actor)
+    if extra:
+        body.update(extra)
+    return body
+
+
+# -- pages ---------------------------------------------------------------------
+
+
+def _common() -> dict[str, Any]:
+    return {"labels": labels, "now": wiring().now(), "flows": flows()}
+
+
+def _waiting_rows(session: Session) -> list[dict[str, Any]]:
+    rows = []
+    for call in calls.waiting_calls(session):
+        customer = session.get(Customer, call.customer_id) if call.customer_id else None
+        rows.append(
+            {
+                "id": call.id,
+                "from": display(call.from_number) if call.from_number else call.from_raw,
+                "customer": customer.name if customer else "",
+                "ringing_at": local_time(call.ringing_at, "%H:%M:%S"),
+                "ringing_iso": call.ringing_at.isoformat(),
+            }
+        )
+    return rows
+
+
+def _missed_rows(session: Session) -> list[dict[str, Any]]:
+    missed = calls.missed_calls(session)
+    last = calls.last_attempts(session, [c.id for c in missed])
+    return [
+        {
+            "id": call.id,
+            "from": display(call.from_number) if call.from_number else call.from_raw,
+            "withheld": not call.from_number,
+            "status": str(call.status),
+            "ringing_at": local_time(call.ringing_at),
+            "attempt": (
+                {"status": str(last[call.id].status), "error": last[call.id].error}
+                if call.id in last
+                else None
+            ),
+        }
+        for call in missed
+    ]
+
+
+@bp.route("/console")
+@roles_required(Role.OPERATOR, Role.SUPERVISOR)
+def home() -> Any:
+    """Calls ringing, calls to call back, my open cases, the counter-visit button."""
+    session = db_session()
+    actor = _actor()
+    mine, _total = case_services.list_cases(
+        session,
+        actor,
+        CaseFilter(first_responder_id=actor.id, open_only=True),
+        now=wiring().now(),
+        per_page=15,
+    )
+    unseen = case_services.unseen_changes(session, actor, mine)
+    live_call = session.scalar(
+        select(Call.id)
+        .where(Call.answered_by_id == actor.id, Call.ended_at.is_(None))
+        .order_by(Call.id.desc())
+    )
+    return render_template(
+        "callflows/console.html",
+        waiting=_waiting_rows(session),
+        missed=_missed_rows(session),
+        mine=mine,
+        unseen=unseen,
+        live_call=live_call,
+        **_common(),
+    )
+
+
+@bp.route("/console/counter", methods=["POST"])
+@roles_required(Role.OPERATOR, Role.SUPERVISOR)
+def counter_visit() -> Any:
+    """W1: start serving a visitor at the counter on the same console."""
+    call_id = calls.start_counter_visit(
+        wiring(), flows(), _actor(), caller_number=request.form.get("caller_number", "")
+    )
+    return redirect(url_for("console.call_page", call_id=call_id))
+
+
+@bp.route("/console/calls/<int:call_id>")
+@roles_required(Role.OPERATOR, Role.SUPERVISOR)
+def call_page(call_id: int) -> Any:
+    """The live call: caller, script and case side by side."""
+    session = db_session()
+    actor = _actor()
+    call = _call_or_404(session, call_id)
+    if call.answered_by_id != actor.id and actor.role != Role.SUPERVISOR:
+        abort(403, description=_("这通电话由其他接线员接听"))
+    departments = list(session.scalars(select(Department).order_by(Department.id)))
+    return render_template(
+        "callflows/call.html",
+        call=call,
+        view=call_view(session, call, actor),
+        departments=departments,
+        categories=list(Category),
+        priorities=list(Priority),
+        triages=list(TriageOutcome),
+        outcomes=list(IntakeOutcome),
+        **_common(),
+    )
+
+
+@bp.route("/calls")
+@roles_required(Role.SUPERVISOR)
+def call_log() -> Any:
+    """The supervisors' call log, newest first, filterable by day, operator and flag."""
+    session = db_session()
+    args = request.args
+    query = select(Call).order_by(Call.ringing_at.desc())
+    day = args.get("day", "")
+    if day:
+        try:
+            start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=wiring().timezone)
+        except ValueError:
+            abort(400, description=_("日期格式应为 YYYY-MM-DD"))
+        query = query.where(Call.ringing_at >= start, Call.ringing_at < start + timedelta(days=1))
+    operator = args.get("operator", type=int)
+    if operator:
+        query = query.where(Call.answered_by_id == operator)
+    if args.get("flagged") == "1":
+        query = query.where(Call.id.in_(select(ComplianceFlag.call_id)))
+    if args.get("slow") == "1":
+        query = query.where(Call.ring_to_answer_seconds > flows().ring_limit_seconds)
+    page = max(args.get("page", 1, type=int) or 1, 1)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.offset((page - 1) * _LOG_PAGE).limit(_LOG_PAGE)).all()
+    flag_counts = dict(
+        session.execute(
+            select(ComplianceFlag.call_id, func.count())
+            .where(ComplianceFlag.call_id.in_([c.id for c in rows]))
+            .group_by(ComplianceFlag.call_id)
+        ).all()
+    )
+    operators = list(
+        session.scalars(
+            select(Staff)
+            .where(Staff.role.in_([str(Role.OPERATOR), str(Role.SUPERVISOR)]))
+            .order_by(Staff.display_name)
+        )
+    )
+    return render_template(
+        "callflows/call_log.html",
+        rows=rows,
+        flag_counts=flag_counts,
+        operators=operators,
+        args=args,
+        listing={"page": page, "pages": max((total + _LOG_PAGE - 1) // _LOG_PAGE, 1)},
+        total=total,
+        display=display,
+        **_common(),
+    )
+
+
+@bp.route("/calls/<int:call_id>")
+@roles_required(Role.SUPERVISOR)
+def call_detail(call_id: int) -> Any:
+    """One call for review: timing, script steps, compliance, flags, recording, events."""
+    session = db_session()
+    call = _call_or_404(session, call_id)
+    flags = session.scalars(
+        select(ComplianceFlag).where(ComplianceFlag.call_id == call.id).order_by(ComplianceFlag.id)
+    ).all()
+    events = session.scalars(
+        select(CallStatusEvent)
+        .where(
+            or_(
+                CallStatusEvent.call_sid == call.provider_call_sid,
+                CallStatusEvent.parent_call_sid == call.provider_call_sid,
+            )
+        )
+        .order_by(CallStatusEvent.at, CallStatusEvent.sequence_number)
+    ).all()
+    attempts = session.scalars(
+        select(OutboundAttempt)
+        .where(OutboundAttempt.call_id == call.id)
+        .order_by(OutboundAttempt.id)
+    ).all()
+    case = None
+    if call.case_id:
+        case = session.get(Case, call.case_id)
+    return render_template(
+        "callflows/call_detail.html",
+        call=call,
+        flags=flags,
+        events=events,
+        attempts=attempts,
+        case=case,
+        display=display,
+        **_common(),
+    )
+
+
+# -- JSON: the live call --------------------------------------------------------
+
+
+def _taker() -> Actor:
+    actor = api_actor()
+    if actor.role not in calls.CALL_TAKERS:
+        abort(403, description="your role does not take calls")
+    return actor
+
+
+@api_bp.route("/calls/incoming")
+def incoming() -> Any:
+    """Calls ringing and calls to call back (the console polls this as a fallback)."""
+    _taker()
+    session = _fresh_session()
+    return {"waiting": _waiting_rows(session), "missed": _missed_rows(session)}
+
+
+@api_bp.route("/calls/<int:call_id>/answer", methods=["POST"])
+def answer(call_id: int) -> Any:
+    """Take a ringing call; answers with the live-call page to open."""
+    actor = _taker()
+    calls.answer(wiring(), flows(), actor, call_id)
+    return {"call_id": call_id, "url": url_for("console.call_page", call_id=call_id)}
+
+
+@api_bp.route("/calls/<int:call_id>")
+def view(call_id: int) -> Any:
+    """The live call's whole console view."""
+    actor = _taker()
+    session = _fresh_session()
+    call = _call_or_404(session, call_id)
+    if call.answered_by_id != actor.id and actor.role != Role.SUPERVISOR:
+        abort(403, description="another operator answered this call")
+    return call_view(session, call, actor)
+
+
+@api_bp.route("/calls/<int:call_id>/script", methods=["POST"])
+def script_op(call_id: int) -> Any:
+    """One script operation: ``{"op": "complete"}``, ``{"op": "capture", "field", "value"}``…"""
+    actor = _taker()
+    body = _json_body()
+    op = body.get("op")
+    if not isinstance(op, str) or not op:
+        raise Invalid("'op' is required", "op")
+    args = {k: v for k, v in body.items() if k != "op"}
+    for name, value in args.items():
+        if not isinstance(value, str) or len(value) > _MAX_TEXT:
+            raise Invalid(f"'{name}' must be text of at most {_MAX_TEXT} characters", name)
+    calls.apply_script(wiring(), flows(), actor, call_id, op, args)
+    return _view_response(call_id, actor)
+
+
+@api_bp.route("/calls/<int:call_id>/customer", methods=["POST"])
+def choose_customer(call_id: int) -> Any:
+    """Attach the customer found by search to a call from an unknown number."""
+    actor = _taker()
+    account = _text(_json_body(), "account_number", limit=32)
+    calls.choose_customer(wiring(), actor, call_id, account)
+    return _view_response(call_id, actor)
+
+
+@api_bp.route("/customers")
+def customers() -> Any:
+    """Search customers by account number, name or address (for unknown numbers)."""
+    _taker()
+    query = request.args.get("q", "")
+    if len(query) > 100:
+        raise Invalid("'q' is longer than 100 characters", "q")
+    return {
+        "customers": [
+            {"account_number": c.account_number, "name": c.name, "address": c.address}
+            for c in search_customers(_fresh_session(), query)
+        ]
+    }
+
+
+@api_bp.route("/calls/<int:call_id>/submit", methods=["POST"])
+def submit(call_id: int) -> Any:
+    """Create the case (or answer on the call, transfer, join, record without a case)."""
+    actor = _taker()
+    body = _json_body()
+    outcome = _optional_enum(body, "outcome", IntakeOutcome)
+    if outcome is None:
+        raise Invalid("'outcome' is required", "outcome")
+    form = SubmitForm(
+        outcome=outcome,
+        category=_optional_enum(body, "category", Category),
+        priority=_optional_enum(body, "priority", Priority),
+        triage=_optional_enum(body, "triage", TriageOutcome),
+        pipe_size_dn=_optional_int(body, "pipe_size_dn"),
+        customer_account=_text(body, "customer_account", limit=32),
+        answer=_text(body, "answer"),
+        target_department_id=_optional_int(body, "target_department_id"),
+        told_caller=_text(body, "told_caller"),
+        join_case_number=_text(body, "join_case_number", limit=32).strip(),
+        summary=_text(body, "summary"),
+    )
+    result = calls.submit(wiring(), flows(), actor, call_id, form)
+    return _view_response(
+        call_id,
+        actor,
+        {
+            "result": {
+                "case_number": result.case_number,
+                "promised_at": local_time(result.promised_at, "%Y-%m-%d %H:%M"),
+                "promised_text": result.promised_text,
+                "state": result.state,
+                "contact_id": result.contact_id,
+            }
+        },
+    )
+
+
+@api_bp.route("/calls/<int:call_id>/end", methods=["POST"])
+def end(call_id: int) -> Any:
+    """The operator ends the call (the record shows the operator hung up)."""
+    actor = _taker()
+    calls.end_call(wiring(), flows(), call_id=call_id, hung_up_by="operator", actor=actor)
+    return _view_response(call_id, actor)
+
+
+@api_bp.route("/calls/<int:call_id>/call-back", methods=["POST"])
+def call_back(call_id: int) -> Any:
+    """Call a missed caller back (after an uncertain attempt: ``confirm_uncertain``)."""
+    actor = _taker()
+    body = _json_body()
+    confirm = body.get("confirm_uncertain", False)
+    if not isinstance(confirm, bool):
+        raise Invalid("'confirm_uncertain' must be true or false", "confirm_uncertain")
+    attempt = calls.call_back(wiring(), flows(), actor, call_id, confirm_uncertain=confirm)
+    return {"attempt": attempt.__dict__}
+
+
+@api_bp.route("/calls/<int:call_id>/sms", methods=["POST"])
+def case_sms(call_id: int) -> Any:
+    """Text the caller their case number and promised time."""
+    actor = _taker()
+    attempt = calls.send_case_sms(wiring(), flows(), actor, call_id)
+    return {"attempt": attempt.__dict__}
+
+
+@api_bp.route("/compliance/check", methods=["POST"])
+def compliance_check() -> Any:
+    """G2 while typing: the banned phrases in ``text``, to warn before it is saved."""
+    api_actor()
+    text = _text(_json_body(), "text", limit=20000)
+    return {
+        "flags": [
+            {
+                "phrase": flag.phrase,
+                "matched": flag.matched,
+                "start": flag.start,
+                "end": flag.end,
+                "rule": flag.rule,
+                "excerpt": excerpt(text, flag),
+            }
+            for flag in find_banned_phrases(text)
+        ]
+    }
+
+
+__all__ = ["api_bp", "bp", "call_view", "flows"]
