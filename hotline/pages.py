@@ -7,6 +7,7 @@ field marked, and nothing is written.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
@@ -18,7 +19,7 @@ from hotline import labels, lifecycle, services
 from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
 from hotline.lifecycle import Action, State
-from hotline.models import Department, Staff
+from hotline.models import Appointment, CaseDeadline, Department, Staff
 from hotline.services import Actor, CaseFilter, IntakeCommand, IntakeOutcome, ServiceError
 from hotline.taxonomy import Category, Channel, FollowUpOutcome, Priority, Role, TriageOutcome
 
@@ -103,7 +104,7 @@ def _common() -> dict[str, Any]:
 def home() -> Any:
     role = Role(current_user.role)
     target = {
-        Role.OPERATOR: "pages.operator_home",
+        Role.OPERATOR: "console.home",
         Role.DISPATCHER: "pages.dispatch_home",
         Role.CREW: "pages.crew_home",
         Role.SUPERVISOR: "pages.supervisor_home",
@@ -115,7 +116,8 @@ def home() -> Any:
 @bp.route("/operator")
 @roles_required(Role.OPERATOR, Role.SUPERVISOR)
 def operator_home() -> Any:
-    """My cases (I am their first responder) and the new-contact form."""
+    """The plain contact form (表单登记) and my cases: for web and field reports
+    typed in after the fact; live calls and counter visits use the console."""
     actor = _actor()
     listing = _page_of_cases(CaseFilter(first_responder_id=actor.id, open_only=True))
     unseen = services.unseen_changes(db_session(), actor, listing["items"])
@@ -313,6 +315,16 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
     session = fresh_db_session()  # read the case as it is now, after any change
     case = services.get_case(session, actor, number)
     events = services.history(session, actor, number)
+    clocks = list(
+        session.scalars(
+            select(CaseDeadline).where(CaseDeadline.case_id == case.id).order_by(CaseDeadline.id)
+        )
+    )
+    visits = list(
+        session.scalars(
+            select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.id)
+        )
+    )
     with wiring().sessions() as writer, writer.begin():
         services.mark_seen(writer, actor, case)
     return (
@@ -328,6 +340,12 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
             everyone=_staff_list(Role.OPERATOR, Role.CREW, Role.DISPATCHER, Role.SUPERVISOR),
             follow_up_outcomes=[FollowUpOutcome.SATISFIED, FollowUpOutcome.BASICALLY_SATISFIED],
             created=request.args.get("created") == "1",
+            clocks=clocks,
+            visits=visits,
+            may_book=actor.role != Role.ADMIN
+            and State(case.state) not in (State.CLOSED, State.MERGED),
+            may_shut_off=actor.role in (Role.CREW, Role.DISPATCHER, Role.SUPERVISOR)
+            and any(c.stage == "shut_off" and c.ended_at is None for c in clocks),
             staff_names={s.id: s.display_name for s in _staff_list()},
             department_names={d.id: d.name_zh for d in _departments()},
             **_common(),
@@ -379,3 +397,78 @@ def case_action(number: str) -> Any:
 def init_app(app: Flask) -> None:
     """Bind the pages to ``app``."""
     app.register_blueprint(bp)
+
+
+def _local_datetime(raw: str | None, name: str) -> datetime:
+    """A ``datetime-local`` form value read in the utility's time zone."""
+    try:
+        moment = datetime.fromisoformat((raw or "").strip())
+    except ValueError:
+        raise services.Invalid(f"'{name}' must be a date and time", name) from None
+    return moment.replace(tzinfo=wiring().timezone) if moment.tzinfo is None else moment
+
+
+@bp.route("/cases/<number>/appointments", methods=["POST"])
+@login_required
+def case_appointment(number: str) -> Any:
+    """F1: book, cancel or record a no-show for a visit, from the case page."""
+    form = request.form
+    actor = _actor()
+    try:
+        what = form.get("what", "book")
+        if what == "book":
+            starts_at = _local_datetime(form.get("starts_at"), "starts_at")
+            hours = _int(form.get("hours") or "2", "hours") or 2
+            services.book_appointment(
+                wiring(),
+                actor,
+                number,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(hours=hours),
+                requested_by_customer=form.get("requested_by_customer") == "on",
+                note=form.get("note", ""),
+            )
+        elif what == "no_show":
+            services.record_no_show(
+                wiring(),
+                actor,
+                number,
+                _int(form.get("appointment_id"), "appointment_id") or 0,
+                told_customer=form.get("told_customer", ""),
+            )
+        elif what == "cancel":
+            services.cancel_appointment(
+                wiring(),
+                actor,
+                number,
+                _int(form.get("appointment_id"), "appointment_id") or 0,
+                reason=form.get("reason", ""),
+            )
+        else:
+            raise services.Invalid(f"unknown appointment action '{what}'", "what")
+    except ServiceError as exc:
+        if isinstance(exc, services.NotFound) and exc.field == "case":
+            raise
+        return _render_case(number, error=exc, status=exc.status)
+    flash(_("预约已更新"), "success")
+    return redirect(url_for("pages.case_page", number=number))
+
+
+@bp.route("/cases/<number>/shut-off", methods=["POST"])
+@login_required
+def case_shut_off(number: str) -> Any:
+    """F12: the crew reports the water shut off; the repair clock starts."""
+    try:
+        services.record_shut_off(
+            wiring(),
+            _actor(),
+            number,
+            pipe_size_dn=_int(request.form.get("pipe_size_dn"), "pipe_size_dn"),
+            note=request.form.get("note", ""),
+        )
+    except ServiceError as exc:
+        if isinstance(exc, services.NotFound) and exc.field == "case":
+            raise
+        return _render_case(number, error=exc, status=exc.status)
+    flash(_("已关阀止水"), "success")
+    return redirect(url_for("pages.case_page", number=number))

@@ -17,11 +17,19 @@
   socket.on("case", function (payload) {
     window.dispatchEvent(new CustomEvent("hotline:case", { detail: payload }));
     if (!box) { return; }
-    var link = document.createElement("a");
-    link.href = "/cases/" + encodeURIComponent(payload.case);
-    link.textContent = box.dataset.label + " " + payload.case + " · " + payload.action;
     var item = document.createElement("li");
-    item.appendChild(link);
+    if (payload.case) {
+      var link = document.createElement("a");
+      link.href = "/cases/" + encodeURIComponent(payload.case);
+      link.textContent = box.dataset.label + " " + payload.case + " · " + payload.action;
+      item.appendChild(link);
+    } else if (payload.action === "duty_alarm") {
+      // P1: the dispatch center has nobody on duty this hour.
+      item.className = "alarm";
+      item.textContent = box.dataset.dutyAlarm;
+    } else {
+      return;
+    }
     box.prepend(item);
     while (box.children.length > 5) { box.removeChild(box.lastChild); }
   });

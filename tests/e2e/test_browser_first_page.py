@@ -32,6 +32,8 @@ def _fill_contact_form(page) -> None:
 @pytest.mark.browser
 def test_operator_opens_case_and_dispatcher_sees_it_in_queue(live_server, page, new_page) -> None:
     log_in(page, live_server.url, "operator")
+    expect(page).to_have_url(f"{live_server.url}/console")  # the operator's home
+    page.locator("nav a", has_text="表单登记").click()
     expect(page).to_have_url(f"{live_server.url}/operator")
     expect(page.locator("#intake-form")).to_be_visible()
 

@@ -205,6 +205,7 @@ def test_g7_the_owner_is_told_of_every_step(svc, org):
         session.commit()
     act(svc, org["dispatcher"], number, Action.ASSIGN, department_id=org.departments["REPAIR"])
     act(svc, org["crew"], number, Action.ACKNOWLEDGE)
+    act(svc, owner, number, Action.ADD_NOTE, note="已告知用户进度")  # one's own step is not news
     with svc.sessions() as session:
         case = services.get_case(session, owner, number)
         assert services.unseen_changes(session, owner, [case]) == {case.id: 2}

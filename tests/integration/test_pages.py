@@ -80,7 +80,7 @@ def _flash_errors(html: str) -> list[str]:
 @pytest.mark.parametrize(
     ("username", "home", "marker"),
     [
-        ("operator", "/operator", 'id="intake-form"'),
+        ("operator", "/console", 'id="console-home"'),
         ("dispatcher", "/dispatch", "<h1>调度中心</h1>"),
         ("crew", "/crew", "<h1>本科室工单</h1>"),
         ("supervisor", "/supervisor", "<h1>全部工单"),
