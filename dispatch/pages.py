@@ -1,7 +1,10 @@
-"""The dispatch center's duty roster page (值班表, P1: never unattended).
+"""The dispatch center's own pages: the duty roster and outage notices.
 
-Who is on duty now, the shifts of the coming week, the hours nobody covered,
-and a form to add or cancel a shift. Changes go through ``dispatch.duty``.
+The roster (值班表, P1: never unattended) shows who is on duty now, the shifts
+of the coming week, the hours nobody covered, and forms to add or cancel a
+shift; changes go through ``dispatch.duty``. Outage notices (停水通知, P8) are
+published here with their notice period checked by ``hotline.outages``; the
+operator console shows them to callers at the affected addresses.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dispatch import duty
 from hotline import labels
 from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
-from hotline.models import Staff
+from hotline.models import Outage, Staff
+from hotline.outages import OutageNotice, OutageRefused, publish_outage
 from hotline.services import Actor, Invalid, ServiceError
 from hotline.taxonomy import Role
 
@@ -117,3 +121,60 @@ def cancel(shift_id: int) -> Any:
 def init_app(app: Flask) -> None:
     """Bind the roster page to ``app``."""
     app.register_blueprint(bp)
+
+
+# -- outage notices (停水通知, P8) ------------------------------------------------------
+
+
+@bp.route("/outages")
+@roles_required(Role.DISPATCHER, Role.SUPERVISOR, Role.OPERATOR)
+def outages_page(error: ServiceError | None = None, status: int = 200) -> Any:
+    """Outages under way or coming, and (for dispatch) the form to publish one."""
+    session = fresh_db_session()
+    now = wiring().now()
+    rows = list(
+        session.scalars(
+            select(Outage)
+            .where(Outage.ends_at >= now - timedelta(days=1), Outage.cancelled_at.is_(None))
+            .order_by(Outage.starts_at)
+        )
+    )
+    return (
+        render_template(
+            "dispatch/outages.html",
+            outages=rows,
+            now=now,
+            error=error,
+            may_publish=Role(current_user.role) in (Role.DISPATCHER, Role.SUPERVISOR),
+            labels=labels,
+        ),
+        status,
+    )
+
+
+@bp.route("/outages", methods=["POST"])
+@roles_required(Role.DISPATCHER, Role.SUPERVISOR)
+def publish() -> Any:
+    """Publish an outage notice from the form; a planned one must give notice in time."""
+    form = request.form
+    try:
+        notice = OutageNotice(
+            area=form.get("area", ""),
+            area_keywords=form.get("area_keywords", "")
+            .replace(",", " ")
+            .replace("，", " ")
+            .split(),
+            reason=form.get("reason", ""),
+            starts_at=_local(form.get("starts_at"), "starts_at"),
+            ends_at=_local(form.get("ends_at"), "ends_at"),
+            planned=form.get("planned") == "on",
+        )
+        with wiring().sessions() as session, session.begin():
+            publish_outage(session, notice, by_id=current_user.id, now=wiring().now())
+    except OutageRefused as exc:
+        error = Invalid(str(exc), exc.field, "P8")
+        return outages_page(error, error.status)
+    except ServiceError as exc:
+        return outages_page(exc, exc.status)
+    flash(_("停水通知已发布"), "success")
+    return redirect(url_for("duty.outages_page"))
