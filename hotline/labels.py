@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 
+from hotline.i18n import local_time
 from hotline.lifecycle import Action, State
 from hotline.services import IntakeOutcome
 from hotline.taxonomy import (
@@ -59,6 +62,25 @@ ACTION = {
     Action.ADD_NOTE: _l("添加备注"),
     "register": _l("登记"),
     "contact": _l("再次来电"),
+    "deadline_warning": _l("时限预警"),
+    "deadline_escalated": _l("超时升级"),
+    "clock_resumed": _l("恢复计时"),
+    "appointment_booked": _l("预约上门"),
+    "appointment_rescheduled": _l("改约"),
+    "appointment_no_show": _l("用户未在场"),
+    "appointment_cancelled": _l("取消预约"),
+    "water_shut_off": _l("已关阀止水"),
+}
+
+TIER = {
+    "handler": _l("承办人"),
+    "dispatch_center": _l("调度中心"),
+    "supervisor": _l("主管"),
+}
+
+CLOCK = {
+    "around_the_clock": _l("全天候计时"),
+    "working_days": _l("工作日计时"),
 }
 
 CATEGORY = {
@@ -164,9 +186,37 @@ EVENT_DATA = {
     "parent_case_id": _l("所属事件"),
     "incident": _l("所属事件"),
     "summary": _l("来电摘要"),
+    "stage": _l("环节"),
+    "stages": _l("环节"),
+    "clock": _l("计时方式"),
+    "tier": _l("通知层级"),
+    "from_level": _l("原层级"),
+    "to_level": _l("升级至"),
+    "overdue_seconds": _l("超时"),
+    "late_seconds": _l("晚于应升级时间"),
+    "seconds_left": _l("剩余时间"),
+    "tiers_skipped": _l("跳过层级"),
+    "warning_skipped": _l("未经预警"),
+    "warn_at": _l("预警时间"),
+    "escalate_at": _l("应升级时间"),
+    "paused_from": _l("暂停自"),
+    "paused_until": _l("暂停至"),
+    "starts_at": _l("上门时间"),
+    "ends_at": _l("结束时间"),
+    "requested_by_customer": _l("用户选定时间"),
+    "appointment_id": _l("预约编号"),
+    "told_customer": _l("已告知用户"),
+    "pipe_size_dn": _l("管径 DN"),
+    "shut_off_met": _l("按时关阀"),
+    "next_stage": _l("下一环节"),
+    "promised_at": _l("承诺时限"),
 }
 
 _VALUE_TABLES = {
+    "stage": STAGE,
+    "next_stage": STAGE,
+    "tier": TIER,
+    "clock": CLOCK,
     "channel": CHANNEL,
     "contact_channel": CHANNEL,
     "category": CATEGORY,
@@ -174,6 +224,15 @@ _VALUE_TABLES = {
     "triage": TRIAGE,
     "outcome": FOLLOW_UP,
 }
+
+
+def _looks_like_time(text: str) -> bool:
+    if len(text) < 19 or text[4] != "-" or text[10] != "T":
+        return False
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def event_facts(
@@ -186,6 +245,12 @@ def event_facts(
             continue
         if key in _VALUE_TABLES:
             text = label(_VALUE_TABLES[key], value)
+        elif key == "stages" and isinstance(value, list):
+            text = "、".join(label(STAGE, item) for item in value)
+        elif key.endswith("_seconds") and isinstance(value, int | float):
+            text = str(_l("%(minutes)s 分钟", minutes=round(value / 60)))
+        elif isinstance(value, str) and _looks_like_time(value):
+            text = local_time(datetime.fromisoformat(value))
         elif key.endswith("department_id"):
             text = department_names.get(value, str(value))
         elif key in ("staff_id", "first_responder_id"):

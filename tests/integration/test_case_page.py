@@ -92,3 +92,16 @@ def test_f12_the_crew_reports_the_water_shut_off_from_the_case_page(app, app_org
         )
     assert shut.ended_at is not None
     assert 'id="shut-off-form"' not in _page(client, number)
+
+
+def test_the_history_names_an_escalation_in_words_people_read(app, app_org, client, clock):
+    from dispatch.sweep import sweep
+
+    svc = app.extensions["hotline"]
+    number = bring_case_to(svc, app_org, State.WITH_DISPATCH)
+    clock.advance(days=3)
+    sweep(svc, check_duty=False)
+    html = _page(logged_in(client, "supervisor"), number)
+    history = html.split("处理记录")[-1]
+    assert "超时升级" in history and "deadline_escalated" not in history
+    assert "主管" in history  # the tier told, not its code
