@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from hotline.lifecycle import State
@@ -105,3 +107,25 @@ def test_the_history_names_an_escalation_in_words_people_read(app, app_org, clie
     history = html.split("处理记录")[-1]
     assert "超时升级" in history and "deadline_escalated" not in history
     assert "主管" in history  # the tier told, not its code
+
+
+def test_the_dispatch_board_turns_amber_at_the_warning_share_and_red_at_breach(
+    app, app_org, client, clock
+):
+    svc = app.extensions["hotline"]
+    number = bring_case_to(svc, app_org, State.WITH_DISPATCH)
+    with svc.sessions() as session:
+        case = session.scalar(select(Case).where(Case.number == number))
+        started, due = case.stage_started_at, case.due_at
+    logged_in(client, "dispatcher")
+
+    def mark() -> str:
+        html = text_of(client.get("/dispatch"))
+        row = html.split(f">{number}</a>")[1].split("</tr>")[0]
+        return row.split('class="due')[1].split('"')[0].strip()
+
+    assert mark() == ""
+    clock.now = started + (due - started) * (svc.policy.warning_share + 0.05)
+    assert mark() == "warn"
+    clock.now = due + timedelta(minutes=1)
+    assert mark() == "breach"
