@@ -74,6 +74,22 @@ def event_hash(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+def hash_of(event: CaseEvent) -> str:
+    """The hash ``event`` should carry, from its content and ``prev_hash``."""
+    return event_hash(
+        case_id=event.case_id,
+        seq=event.seq,
+        action=event.action,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        actor_id=event.actor_id,
+        at=event.at,
+        reason=event.reason,
+        data=event.data,
+        prev_hash=event.prev_hash,
+    )
+
+
 def append_event(
     session: Session,
     case: Case,
@@ -91,38 +107,22 @@ def append_event(
     The caller owns the transaction (and holds the case row, so sequence numbers
     cannot collide).
     """
-    data = plain_data(data or {})
-    at = at.astimezone(UTC)
-    seq = case.last_event_seq + 1
-    prev = case.last_event_hash or GENESIS
-    digest = event_hash(
-        case_id=case.id,
-        seq=seq,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        actor_id=actor_id,
-        at=at,
-        reason=reason,
-        data=data,
-        prev_hash=prev,
-    )
     event = CaseEvent(
         case_id=case.id,
-        seq=seq,
+        seq=case.last_event_seq + 1,
         action=action,
         from_state=from_state,
         to_state=to_state,
         actor_id=actor_id,
-        at=at,
+        at=at.astimezone(UTC),
         reason=reason,
-        data=data,
-        prev_hash=prev,
-        hash=digest,
+        data=plain_data(data or {}),
+        prev_hash=case.last_event_hash or GENESIS,
     )
+    event.hash = hash_of(event)
     session.add(event)
-    case.last_event_seq = seq
-    case.last_event_hash = digest
+    case.last_event_seq = event.seq
+    case.last_event_hash = event.hash
     return event
 
 
@@ -152,19 +152,7 @@ def check_chain(case: Case, events: Iterable[CaseEvent]) -> list[Problem]:
             )
         if event.prev_hash != prev:
             problems.append(Problem(case.number, event.seq, "does not link to the event before it"))
-        digest = event_hash(
-            case_id=event.case_id,
-            seq=event.seq,
-            action=event.action,
-            from_state=event.from_state,
-            to_state=event.to_state,
-            actor_id=event.actor_id,
-            at=event.at,
-            reason=event.reason,
-            data=event.data,
-            prev_hash=event.prev_hash,
-        )
-        if digest != event.hash:
+        if hash_of(event) != event.hash:
             problems.append(
                 Problem(case.number, event.seq, "content was changed after it was written")
             )

@@ -521,77 +521,64 @@ def _transition(
     version moves by exactly one per action.
     """
     with session.no_autoflush:
-        return _apply_action(svc, session, case, actor, action, reason, data, now)
+        data = {k: v for k, v in data.items() if v not in (None, "")}
+        _resolve_references(session, case, action, data)
+        request = lifecycle.Request(
+            action=action,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            actor_department_id=actor.department_id,
+            now=now,
+            reason=reason or "",
+            data=data,
+        )
+        try:
+            outcome = lifecycle.apply(facts_of(case), request, svc.rules)
+        except lifecycle.NotPermitted as exc:
+            raise Forbidden(str(exc)) from None
+        except lifecycle.IllegalTransition as exc:
+            raise Conflict(str(exc), "action") from None
+        except lifecycle.GuardRefused as exc:
+            raise Invalid(str(exc), exc.field, exc.rule) from None
 
-
-def _apply_action(
-    svc: Services,
-    session: Session,
-    case: Case,
-    actor: Actor,
-    action: Action,
-    reason: str,
-    data: Mapping[str, Any],
-    now: datetime,
-) -> CaseEvent:
-    data = {k: v for k, v in data.items() if v not in (None, "")}
-    _resolve_references(session, case, action, data)
-    request = lifecycle.Request(
-        action=action,
-        actor_id=actor.id,
-        actor_role=actor.role,
-        actor_department_id=actor.department_id,
-        now=now,
-        reason=reason or "",
-        data=data,
-    )
-    try:
-        outcome = lifecycle.apply(facts_of(case), request, svc.rules)
-    except lifecycle.NotPermitted as exc:
-        raise Forbidden(str(exc)) from None
-    except lifecycle.IllegalTransition as exc:
-        raise Conflict(str(exc), "action") from None
-    except lifecycle.GuardRefused as exc:
-        raise Invalid(str(exc), exc.field, exc.rule) from None
-
-    changes = dict(outcome.changes)
-    extra_days = changes.pop("extra_working_days", None)
-    for name, value in changes.items():
-        setattr(case, name, value)
-    if extra_days is not None:
-        case.extra_working_days = extra_days
-    case.state = outcome.target
-    case.updated_at = now
-    if outcome.target in lifecycle.DISPATCH_QUEUE:
-        center = _dispatch_center(session)
-        case.handler_department_id = center.id if center else None
-        case.handler_staff_id = None
-    if action == Action.ARRIVE:
-        case.arrived = True
-    if action in (
-        Action.CLOSE,
-        Action.REOPEN,
-        Action.FOLLOW_UP_UNREACHABLE,
-        Action.CLOSE_UNREACHABLE,
-    ):
-        _record_follow_up(session, case, actor, action, data, now)
-    if outcome.target == State.CLOSED:
-        case.closed_at = now
-    _set_deadline(svc, session, case, outcome, action, now)
-    event_data = {k: v for k, v in data.items() if k != "parent_case_number"}
-    if case.due_at is not None:
-        event_data["due_at"] = case.due_at
-    return append_event(
-        session,
-        case,
-        action=action,
-        from_state=outcome.source,
-        to_state=outcome.target,
-        actor_id=actor.id,
-        at=now,
-        reason=reason or "",
-        data=event_data,
-    )
+        changes = dict(outcome.changes)
+        extra_days = changes.pop("extra_working_days", None)
+        for name, value in changes.items():
+            setattr(case, name, value)
+        if extra_days is not None:
+            case.extra_working_days = extra_days
+        case.state = outcome.target
+        case.updated_at = now
+        if outcome.target in lifecycle.DISPATCH_QUEUE:
+            center = _dispatch_center(session)
+            case.handler_department_id = center.id if center else None
+            case.handler_staff_id = None
+        if action == Action.ARRIVE:
+            case.arrived = True
+        if action in (
+            Action.CLOSE,
+            Action.REOPEN,
+            Action.FOLLOW_UP_UNREACHABLE,
+            Action.CLOSE_UNREACHABLE,
+        ):
+            _record_follow_up(session, case, actor, action, data, now)
+        if outcome.target == State.CLOSED:
+            case.closed_at = now
+        _set_deadline(svc, session, case, outcome, action, now)
+        event_data = {k: v for k, v in data.items() if k != "parent_case_number"}
+        if case.due_at is not None:
+            event_data["due_at"] = case.due_at
+        return append_event(
+            session,
+            case,
+            action=action,
+            from_state=outcome.source,
+            to_state=outcome.target,
+            actor_id=actor.id,
+            at=now,
+            reason=reason or "",
+            data=event_data,
+        )
 
 
 def _record_follow_up(
