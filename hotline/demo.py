@@ -201,6 +201,7 @@ def _demo_cases(svc: Services, staff: dict[str, Actor], dept: dict[str, int]) ->
         number,
         Action.COMPLETE,
         result_note="已更换新水表(表号 2026110387),读数 0000;请用户留意表井盖已盖好",
+        customer_rating=5,
     )
     _act(_at(svc, 28), dispatcher, number, Action.CONFIRM_DONE)
     # A billing question answered on the call, then followed up and closed.

@@ -176,6 +176,8 @@ EVENT_DATA = {
     "told_caller": _l("已告知来电人"),
     "answer": _l("解答内容"),
     "result_note": _l("处理结果"),
+    "customer_rating": _l("用户现场评价(回访单)"),
+    "no_rating_reason": _l("无评价的原因"),
     "extra_working_days": _l("延期工作日"),
     "outcome": _l("回访结果"),
     "attitude": _l("服务态度"),

@@ -171,6 +171,23 @@ def needs_result_note(facts: CaseFacts, request: Request, settings: Settings) ->
         raise GuardRefused("F6", "completing the work needs a result note", "result_note")
 
 
+def needs_rating_or_reason(facts: CaseFacts, request: Request, settings: Settings) -> None:
+    """F6: the customer rates the service on the spot (《回访单》), or the crew says why not."""
+    rating = request.data.get("customer_rating")
+    if rating is None:
+        if not _text(request, "no_rating_reason"):
+            raise GuardRefused(
+                "F6",
+                "record the customer's rating (1-5) or why there is none",
+                "customer_rating",
+            )
+        return
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise GuardRefused(
+            "F6", "customer_rating must be a whole number from 1 to 5", "customer_rating"
+        )
+
+
 def needs_transfer_details(facts: CaseFacts, request: Request, settings: Settings) -> None:
     """G5: a transfer names the target department and what the caller was told."""
     if not request.data.get("target_department_id"):
@@ -320,10 +337,22 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     (S.ACKNOWLEDGED, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
     (S.IN_PROGRESS, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
     (S.EXTENSION_APPROVED, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
-    (S.ACKNOWLEDGED, A.COMPLETE): (S.DONE, (actor_handles_case, needs_result_note)),
-    (S.IN_PROGRESS, A.COMPLETE): (S.DONE, (actor_handles_case, needs_result_note)),
-    (S.ON_SITE, A.COMPLETE): (S.DONE, (actor_handles_case, needs_result_note)),
-    (S.EXTENSION_APPROVED, A.COMPLETE): (S.DONE, (actor_handles_case, needs_result_note)),
+    (S.ACKNOWLEDGED, A.COMPLETE): (
+        S.DONE,
+        (actor_handles_case, needs_result_note, needs_rating_or_reason),
+    ),
+    (S.IN_PROGRESS, A.COMPLETE): (
+        S.DONE,
+        (actor_handles_case, needs_result_note, needs_rating_or_reason),
+    ),
+    (S.ON_SITE, A.COMPLETE): (
+        S.DONE,
+        (actor_handles_case, needs_result_note, needs_rating_or_reason),
+    ),
+    (S.EXTENSION_APPROVED, A.COMPLETE): (
+        S.DONE,
+        (actor_handles_case, needs_result_note, needs_rating_or_reason),
+    ),
     # extensions: asked before the deadline, once, approved by dispatch
     (S.ACKNOWLEDGED, A.REQUEST_EXTENSION): (
         S.EXTENSION_REQUESTED,
@@ -436,6 +465,8 @@ def _changes(facts: CaseFacts, request: Request, target: State) -> dict[str, Any
         changes["extra_working_days"] = data["extra_working_days"]
     elif action == A.COMPLETE:
         changes["result_note"] = _text(request, "result_note")
+        changes["customer_rating"] = data.get("customer_rating")
+        changes["no_rating_reason"] = _text(request, "no_rating_reason")
     elif action == A.FOLLOW_UP_UNREACHABLE:
         changes["follow_up_attempts"] = facts.follow_up_attempts + 1
     elif action == A.TRANSFER:

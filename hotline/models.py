@@ -199,6 +199,9 @@ class Case(Base):
     follow_up_attempts: Mapped[int] = mapped_column(Integer, default=0)
     follow_up_outcome: Mapped[FollowUpOutcome | None] = mapped_column(_enum(FollowUpOutcome))
     result_note: Mapped[str] = mapped_column(Text, default="")
+    # F6: the customer's rating on the spot (《回访单》, 1-5), or why there is none
+    customer_rating: Mapped[int | None] = mapped_column(Integer)
+    no_rating_reason: Mapped[str] = mapped_column(Text, default="")
     answer: Mapped[str] = mapped_column(Text, default="")
     transfer_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     told_caller: Mapped[str] = mapped_column(Text, default="")

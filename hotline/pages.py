@@ -38,7 +38,7 @@ ACTION_FIELDS: dict[Action, tuple[str, ...]] = {
     Action.REJECT_EXTENSION: ("reason",),
     Action.START_WORK: (),
     Action.ARRIVE: (),
-    Action.COMPLETE: ("result_note",),
+    Action.COMPLETE: ("result_note", "customer_rating", "no_rating_reason"),
     Action.CONFIRM_DONE: (),
     Action.FOLLOW_UP_UNREACHABLE: ("note",),
     Action.CLOSE: ("outcome", "attitude", "quality", "timeliness", "result", "note"),
@@ -58,6 +58,7 @@ _INT_FIELDS = {
     "quality",
     "timeliness",
     "result",
+    "customer_rating",
 }
 
 

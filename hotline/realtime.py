@@ -69,6 +69,9 @@ def _connect(auth: Any = None) -> bool:
 
 def init_app(app: Flask, message_queue: str | None = None) -> None:
     """Bind Socket.IO to ``app``: threading mode, Redis as the queue when configured."""
+    # Flask-SocketIO keeps the queue manager of an earlier init_app; an app built
+    # later in the same process (tests, tools) must get the queue it asks for.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode="threading",

@@ -148,7 +148,7 @@ def bring_case_to(svc: Services, org: Org, state: State, **intake_overrides: Any
     ]
     paths[State.DONE] = [
         *paths[State.ON_SITE],
-        ("crew", Action.COMPLETE, "", {"result_note": "已更换管段,恢复供水"}),
+        ("crew", Action.COMPLETE, "", {"result_note": "已更换管段,恢复供水", "customer_rating": 5}),
     ]
     paths[State.AWAITING_FOLLOW_UP] = [
         *paths[State.DONE],

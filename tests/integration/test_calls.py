@@ -528,7 +528,12 @@ def test_g2_a_banned_phrase_in_a_case_note_is_flagged_with_the_case(svc, org):
 @pytest.mark.parametrize(
     ("state", "action", "data", "source"),
     [
-        (State.ON_SITE, Action.COMPLETE, {"result_note": "修好了,别的我不知道"}, "result_note"),
+        (
+            State.ON_SITE,
+            Action.COMPLETE,
+            {"result_note": "修好了,别的我不知道", "no_rating_reason": "用户不在场"},
+            "result_note",
+        ),
         (State.REGISTERED, None, {}, "answer"),
     ],
 )

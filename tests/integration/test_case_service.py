@@ -182,7 +182,7 @@ def test_g7_first_responder_sees_the_case_and_its_history_until_it_closes(svc, o
         ("dispatcher", Action.ASSIGN, "", {"department_id": org.departments["REPAIR"]}),
         ("crew", Action.ACKNOWLEDGE, "", {}),
         ("crew", Action.ARRIVE, "", {}),
-        ("crew", Action.COMPLETE, "", {"result_note": "已修复"}),
+        ("crew", Action.COMPLETE, "", {"result_note": "已修复", "customer_rating": 5}),
         ("dispatcher", Action.CONFIRM_DONE, "", {}),
         ("operator", Action.CLOSE, "", {"outcome": "satisfied"}),
     ]
@@ -288,8 +288,38 @@ def test_f6_done_needs_a_result_note(svc, org):
     with pytest.raises(Invalid) as err:
         act(svc, org["crew"], number, Action.COMPLETE, result_note="")
     assert err.value.field == "result_note" and err.value.rule == "F6"
-    act(svc, org["crew"], number, Action.COMPLETE, result_note="更换 DN100 管段,已恢复供水")
+    act(
+        svc,
+        org["crew"],
+        number,
+        Action.COMPLETE,
+        result_note="更换 DN100 管段,已恢复供水",
+        customer_rating=4,
+    )
     assert _case(svc, number).result_note == "更换 DN100 管段,已恢复供水"
+
+
+def test_f6_completion_captures_the_customers_rating_or_why_there_is_none(svc, org):
+    number = bring_case_to(svc, org, State.ON_SITE)
+    with pytest.raises(Invalid) as err:
+        act(svc, org["crew"], number, Action.COMPLETE, result_note="已修复")
+    assert err.value.field == "customer_rating" and err.value.rule == "F6"
+    with pytest.raises(Invalid):
+        act(svc, org["crew"], number, Action.COMPLETE, result_note="已修复", customer_rating=6)
+    assert _case(svc, number).state == State.ON_SITE
+    act(
+        svc,
+        org["crew"],
+        number,
+        Action.COMPLETE,
+        result_note="已修复",
+        no_rating_reason="公共管网,无用户在场",
+    )
+    case = _case(svc, number)
+    assert case.customer_rating is None and case.no_rating_reason == "公共管网,无用户在场"
+    other = bring_case_to(svc, org, State.ON_SITE)
+    act(svc, org["crew"], other, Action.COMPLETE, result_note="已修复", customer_rating=5)
+    assert _case(svc, other).customer_rating == 5
 
 
 def test_f11_extension_is_asked_before_the_deadline_once_and_needs_a_dispatcher(svc, org, clock):
@@ -399,7 +429,7 @@ def test_callers_merged_into_an_incident_each_get_their_follow_up(svc, org):
         act(
             svc, org["dispatcher"], parent, Action.MERGE, parent_case_number=child
         )  # merged cases take no callers
-    act(svc, org["crew"], parent, Action.COMPLETE, result_note="主管道抢修完毕")
+    act(svc, org["crew"], parent, Action.COMPLETE, result_note="主管道抢修完毕", customer_rating=5)
     act(svc, org["dispatcher"], parent, Action.CONFIRM_DONE)
     assert _case(svc, child).state == State.AWAITING_FOLLOW_UP
     assert _events(svc, child)[-1].action == Action.INCIDENT_RESOLVED

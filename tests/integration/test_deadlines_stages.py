@@ -102,7 +102,7 @@ def test_every_stage_of_every_category_gets_a_deadline_on_the_policys_clock(
         services.record_shut_off(svc, org["crew"], number)
         check_new_clocks(number)
     clock.advance(minutes=7)
-    act(svc, org["crew"], number, Action.COMPLETE, result_note="已处理完毕")
+    act(svc, org["crew"], number, Action.COMPLETE, result_note="已处理完毕", customer_rating=5)
     check_new_clocks(number)
 
     assert set(seen) == set(policy.stages_for(category, priority))

@@ -28,7 +28,7 @@ def _payloads(org) -> list[dict[str, Any]]:
         {},
         {"department_id": org.departments["REPAIR"]},
         {"department_id": org.departments["METER"]},
-        {"result_note": "已修复"},
+        {"result_note": "已修复", "customer_rating": 4},
         {"extra_working_days": 2},
         {"outcome": "satisfied"},
         {"outcome": "dissatisfied"},

@@ -32,7 +32,7 @@ SCENARIOS: dict[Action, tuple[State, dict[str, Any]]] = {
     Action.REJECT_EXTENSION: (State.EXTENSION_REQUESTED, {"reason": "可以按时完成"}),
     Action.START_WORK: (State.ACKNOWLEDGED, {}),
     Action.ARRIVE: (State.IN_PROGRESS, {}),
-    Action.COMPLETE: (State.ON_SITE, {"result_note": "已修复"}),
+    Action.COMPLETE: (State.ON_SITE, {"result_note": "已修复", "customer_rating": 5}),
     Action.CONFIRM_DONE: (State.DONE, {}),
     Action.FOLLOW_UP_UNREACHABLE: (State.AWAITING_FOLLOW_UP, {"note": "未接"}),
     Action.CLOSE: (State.AWAITING_FOLLOW_UP, {"outcome": "satisfied"}),

@@ -172,8 +172,26 @@ def test_f6_done_needs_a_result_note():
     with pytest.raises(GuardRefused) as err:
         apply(facts(State.ON_SITE), req(Action.COMPLETE, CREW, result_note=" "))
     assert err.value.rule == "F6" and err.value.field == "result_note"
-    outcome = apply(facts(State.ON_SITE), req(Action.COMPLETE, CREW, result_note="已修复"))
+    outcome = apply(
+        facts(State.ON_SITE), req(Action.COMPLETE, CREW, result_note="已修复", customer_rating=5)
+    )
     assert outcome.target == State.DONE and outcome.changes["result_note"] == "已修复"
+
+
+def test_f6_the_customers_rating_is_captured_or_why_there_is_none():
+    f = facts(State.ON_SITE)
+    with pytest.raises(GuardRefused) as err:
+        apply(f, req(Action.COMPLETE, CREW, result_note="已修复"))
+    assert err.value.rule == "F6" and err.value.field == "customer_rating"
+    for bad in (0, 6, "5", True):
+        with pytest.raises(GuardRefused):
+            apply(f, req(Action.COMPLETE, CREW, result_note="已修复", customer_rating=bad))
+    rated = apply(f, req(Action.COMPLETE, CREW, result_note="已修复", customer_rating=3))
+    assert rated.changes["customer_rating"] == 3
+    unrated = apply(
+        f, req(Action.COMPLETE, CREW, result_note="已修复", no_rating_reason="用户不在场")
+    )
+    assert unrated.changes["no_rating_reason"] == "用户不在场"
 
 
 def test_f11_extension_is_asked_before_the_deadline_once_and_approved_by_dispatch():
@@ -291,7 +309,7 @@ ACTORS = [OPERATOR, DISPATCHER, CREW, SUPERVISOR]
 PAYLOADS = [
     {},
     {"department_id": REPAIR},
-    {"result_note": "已修复"},
+    {"result_note": "已修复", "customer_rating": 5},
     {"answer": "已答复"},
     {"target_department_id": 5, "told_caller": "已告知"},
     {"extra_working_days": 2},
@@ -349,7 +367,7 @@ def test_invariants_hold_after_every_step(category, data):
             assert reason and action == Action.RETURN_WORK
         # F6: done carries a result note
         if f.state == State.DONE and before.state != State.DONE:
-            assert payload.get("result_note")
+            assert payload.get("result_note") and payload.get("customer_rating")
         # F11: one extension at most
         assert f.extension_requests <= 1
         # P7: closing needs an outcome, or enough attempts and a supervisor
