@@ -317,6 +317,10 @@ def needs_note(facts: CaseFacts, request: Request, settings: Settings) -> None:
 
 S, A = State, Action
 
+# Guards shared by several rows of the table.
+_COMPLETING: tuple[Guard, ...] = (actor_handles_case, needs_result_note, needs_rating_or_reason)
+_ASKING_EXTENSION: tuple[Guard, ...] = (actor_handles_case, needs_reason, before_deadline_once)
+
 #: Every legal move: ``(state, action) -> (target, guards)``.
 TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     # intake: the first responder decides what happens to the contact
@@ -337,35 +341,14 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     (S.ACKNOWLEDGED, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
     (S.IN_PROGRESS, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
     (S.EXTENSION_APPROVED, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
-    (S.ACKNOWLEDGED, A.COMPLETE): (
-        S.DONE,
-        (actor_handles_case, needs_result_note, needs_rating_or_reason),
-    ),
-    (S.IN_PROGRESS, A.COMPLETE): (
-        S.DONE,
-        (actor_handles_case, needs_result_note, needs_rating_or_reason),
-    ),
-    (S.ON_SITE, A.COMPLETE): (
-        S.DONE,
-        (actor_handles_case, needs_result_note, needs_rating_or_reason),
-    ),
-    (S.EXTENSION_APPROVED, A.COMPLETE): (
-        S.DONE,
-        (actor_handles_case, needs_result_note, needs_rating_or_reason),
-    ),
+    (S.ACKNOWLEDGED, A.COMPLETE): (S.DONE, _COMPLETING),
+    (S.IN_PROGRESS, A.COMPLETE): (S.DONE, _COMPLETING),
+    (S.ON_SITE, A.COMPLETE): (S.DONE, _COMPLETING),
+    (S.EXTENSION_APPROVED, A.COMPLETE): (S.DONE, _COMPLETING),
     # extensions: asked before the deadline, once, approved by dispatch
-    (S.ACKNOWLEDGED, A.REQUEST_EXTENSION): (
-        S.EXTENSION_REQUESTED,
-        (actor_handles_case, needs_reason, before_deadline_once),
-    ),
-    (S.IN_PROGRESS, A.REQUEST_EXTENSION): (
-        S.EXTENSION_REQUESTED,
-        (actor_handles_case, needs_reason, before_deadline_once),
-    ),
-    (S.ON_SITE, A.REQUEST_EXTENSION): (
-        S.EXTENSION_REQUESTED,
-        (actor_handles_case, needs_reason, before_deadline_once),
-    ),
+    (S.ACKNOWLEDGED, A.REQUEST_EXTENSION): (S.EXTENSION_REQUESTED, _ASKING_EXTENSION),
+    (S.IN_PROGRESS, A.REQUEST_EXTENSION): (S.EXTENSION_REQUESTED, _ASKING_EXTENSION),
+    (S.ON_SITE, A.REQUEST_EXTENSION): (S.EXTENSION_REQUESTED, _ASKING_EXTENSION),
     (S.EXTENSION_REQUESTED, A.APPROVE_EXTENSION): (S.EXTENSION_APPROVED, ()),
     (S.EXTENSION_REQUESTED, A.REJECT_EXTENSION): (S.IN_PROGRESS, (needs_reason,)),
     # dispatch checks the result, then the case waits for its follow-up call
