@@ -328,6 +328,9 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
     )
     with wiring().sessions() as writer, writer.begin():
         services.mark_seen(writer, actor, case)
+    departments = _departments()
+    staff = _staff_list()
+    working = (Role.OPERATOR, Role.CREW, Role.DISPATCHER, Role.SUPERVISOR)
     return (
         render_template(
             "case.html",
@@ -336,9 +339,9 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
             error=error,
             actions=available_actions(actor, State(case.state)),
             action_fields=ACTION_FIELDS,
-            departments=_departments(),
-            crew=_staff_list(Role.CREW),
-            everyone=_staff_list(Role.OPERATOR, Role.CREW, Role.DISPATCHER, Role.SUPERVISOR),
+            departments=departments,
+            crew=[s for s in staff if s.role == Role.CREW],
+            everyone=[s for s in staff if s.role in working],
             follow_up_outcomes=[FollowUpOutcome.SATISFIED, FollowUpOutcome.BASICALLY_SATISFIED],
             created=request.args.get("created") == "1",
             clocks=clocks,
@@ -347,8 +350,8 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
             and State(case.state) not in (State.CLOSED, State.MERGED),
             may_shut_off=actor.role in (Role.CREW, Role.DISPATCHER, Role.SUPERVISOR)
             and any(c.stage == "shut_off" and c.ended_at is None for c in clocks),
-            staff_names={s.id: s.display_name for s in _staff_list()},
-            department_names={d.id: d.name_zh for d in _departments()},
+            staff_names={s.id: s.display_name for s in staff},
+            department_names={d.id: d.name_zh for d in departments},
             **_common(),
         ),
         status,
