@@ -29,7 +29,7 @@ from hotline.lifecycle import Action, State
 from hotline.models import Case, Contact, Customer, CustomerPhone
 from hotline.services import Conflict, Forbidden, IntakeOutcome, Invalid
 from hotline.taxonomy import Channel, Disposition
-from tests.integration.test_calls_support import (
+from tests.integration.callhelp import (
     CALLER_E164,
     FakeTelephony,
     Published,

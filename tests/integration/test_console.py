@@ -27,8 +27,8 @@ from hotline.lifecycle import State
 from hotline.models import Case, Customer, CustomerPhone, Outage
 from hotline.realtime import socketio
 from hotline.settings import PROJECT_ROOT
+from tests.integration.callhelp import CALLER, CALLER_E164, P4_FIELDS
 from tests.integration.pagehelp import csrf_from, csrf_token, logged_in, text_of
-from tests.integration.test_calls_support import CALLER, CALLER_E164, P4_FIELDS
 from tests.support import bring_case_to
 
 
