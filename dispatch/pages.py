@@ -9,7 +9,7 @@ operator console shows them to callers at the affected addresses.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
@@ -21,6 +21,7 @@ from dispatch import duty
 from hotline import labels
 from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
+from hotline.forms import form_local_datetime, required_int
 from hotline.models import Outage, Staff
 from hotline.outages import OutageNotice, OutageRefused, publish_outage
 from hotline.services import Actor, Invalid, ServiceError
@@ -29,21 +30,6 @@ from hotline.taxonomy import Role
 bp = Blueprint("duty", __name__, template_folder="templates")
 
 WEEK = timedelta(days=7)
-
-
-def _local(raw: str | None, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise Invalid(f"'{name}' must be a date and time", name) from None
-    return moment.replace(tzinfo=wiring().timezone) if moment.tzinfo is None else moment
-
-
-def _whole(raw: str | None, name: str) -> int:
-    try:
-        return int((raw or "").strip())
-    except ValueError:
-        raise Invalid(f"'{name}' must be a whole number", name) from None
 
 
 def _render(error: ServiceError | None = None, status: int = 200) -> Any:
@@ -90,12 +76,12 @@ def add() -> Any:
     """Add one shift from the form."""
     form = request.form
     try:
-        starts_at = _local(form.get("starts_at"), "starts_at")
-        hours = _whole(form.get("hours") or "12", "hours")
+        starts_at = form_local_datetime(form.get("starts_at"), "starts_at", wiring().timezone)
+        hours = required_int(form.get("hours") or "12", "hours")
         duty.add_shift(
             wiring(),
             Actor.of(current_user),
-            staff_id=_whole(form.get("staff_id"), "staff_id"),
+            staff_id=required_int(form.get("staff_id"), "staff_id"),
             starts_at=starts_at,
             ends_at=starts_at + timedelta(hours=hours),
             note=form.get("note", ""),
@@ -165,8 +151,8 @@ def publish() -> Any:
             .replace("，", " ")
             .split(),
             reason=form.get("reason", ""),
-            starts_at=_local(form.get("starts_at"), "starts_at"),
-            ends_at=_local(form.get("ends_at"), "ends_at"),
+            starts_at=form_local_datetime(form.get("starts_at"), "starts_at", wiring().timezone),
+            ends_at=form_local_datetime(form.get("ends_at"), "ends_at", wiring().timezone),
             planned=form.get("planned") == "on",
         )
         with wiring().sessions() as session, session.begin():

@@ -7,7 +7,7 @@ field marked, and nothing is written.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from hotline import labels, lifecycle, services
 from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
+from hotline.forms import form_enum, form_int, form_local_datetime, required_int
 from hotline.lifecycle import Action, State
 from hotline.models import Appointment, CaseDeadline, Department, Staff
 from hotline.services import Actor, CaseFilter, IntakeCommand, IntakeOutcome, ServiceError
@@ -150,23 +151,23 @@ def new_contact() -> Any:
     form = request.form
     try:
         cmd = IntakeCommand(
-            channel=_enum(Channel, form.get("channel"), "channel"),
-            outcome=_enum(IntakeOutcome, form.get("outcome"), "outcome"),
+            channel=form_enum(Channel, form.get("channel"), "channel"),
+            outcome=form_enum(IntakeOutcome, form.get("outcome"), "outcome"),
             caller_number=form.get("caller_number", ""),
             caller_name=form.get("caller_name", ""),
             customer_account=form.get("customer_account", ""),
-            category=_enum(Category, form.get("category"), "category", optional=True),
-            priority=_enum(Priority, form.get("priority") or "normal", "priority"),
+            category=form_enum(Category, form.get("category"), "category", optional=True),
+            priority=form_enum(Priority, form.get("priority") or "normal", "priority"),
             problem=form.get("problem", ""),
             need=form.get("need", ""),
             address=form.get("address", ""),
             contact_name=form.get("contact_name", ""),
             contact_phone=form.get("contact_phone", ""),
-            triage=_enum(TriageOutcome, form.get("triage"), "triage", optional=True),
-            pipe_size_dn=_int(form.get("pipe_size_dn"), "pipe_size_dn"),
+            triage=form_enum(TriageOutcome, form.get("triage"), "triage", optional=True),
+            pipe_size_dn=form_int(form.get("pipe_size_dn"), "pipe_size_dn"),
             read_back_confirmed=form.get("read_back_confirmed") == "on",
             answer=form.get("answer", ""),
-            target_department_id=_int(form.get("target_department_id"), "target_department_id"),
+            target_department_id=form_int(form.get("target_department_id"), "target_department_id"),
             told_caller=form.get("told_caller", ""),
             join_case_number=form.get("join_case_number", "").strip(),
             summary=form.get("summary", ""),
@@ -190,26 +191,6 @@ def new_contact() -> Any:
         return redirect(url_for("pages.case_page", number=result.case_number, created=1))
     flash(_("来电已记录"), "success")
     return redirect(url_for("pages.home"))
-
-
-def _enum(enum_cls: type, raw: str | None, name: str, *, optional: bool = False) -> Any:
-    if not raw:
-        if optional:
-            return None
-        raise services.Invalid(f"'{name}' is required", name)
-    try:
-        return enum_cls(raw)
-    except ValueError:
-        raise services.Invalid(f"'{raw}' is not a valid {name}", name) from None
-
-
-def _int(raw: str | None, name: str) -> int | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise services.Invalid(f"'{name}' must be a whole number", name) from None
 
 
 @bp.route("/dispatch")
@@ -274,7 +255,7 @@ def admin_staff() -> Any:
     status = 200
     if request.method == "POST":
         try:
-            department = _int(request.form.get("department_id"), "department_id")
+            department = form_int(request.form.get("department_id"), "department_id")
             with wiring().sessions() as session, session.begin():
                 if department is not None and session.get(Department, department) is None:
                     raise AccountError("unknown department")
@@ -309,6 +290,13 @@ def admin_staff() -> Any:
 def case_page(number: str) -> Any:
     """A case: its details, the actions this role may take, and its whole history."""
     return _render_case(number)
+
+
+def _refused(number: str, exc: ServiceError) -> Any:
+    """The case page again with the refusal shown; an unknown case stays a 404."""
+    if isinstance(exc, services.NotFound) and exc.field == "case":
+        raise exc
+    return _render_case(number, error=exc, status=exc.status)
 
 
 def _render_case(number: str, error: ServiceError | None = None, status: int = 200) -> Any:
@@ -364,8 +352,8 @@ def case_action(number: str) -> Any:
     """Take one action from the case page."""
     form = request.form
     try:
-        action = _enum(Action, form.get("action"), "action")
-        version = _int(form.get("version"), "version")
+        action = form_enum(Action, form.get("action"), "action")
+        version = form_int(form.get("version"), "version")
         if version is None:
             raise services.Invalid("'version' is required", "version")
         data: dict[str, Any] = {}
@@ -374,9 +362,9 @@ def case_action(number: str) -> Any:
                 continue
             raw = form.get(name, "")
             if name == "new_first_responder":
-                data["staff_id"] = _int(raw, "new_first_responder")
+                data["staff_id"] = form_int(raw, "new_first_responder")
             elif name in _INT_FIELDS:
-                data[name] = _int(raw, name)
+                data[name] = form_int(raw, name)
             else:
                 data[name] = raw
         if action == Action.REOPEN:
@@ -391,9 +379,7 @@ def case_action(number: str) -> Any:
             data=data,
         )
     except ServiceError as exc:
-        if isinstance(exc, services.NotFound) and exc.field == "case":
-            raise
-        return _render_case(number, error=exc, status=exc.status)
+        return _refused(number, exc)
     flash(_("已%(action)s", action=labels.label(labels.ACTION, action)), "success")
     return redirect(url_for("pages.case_page", number=number))
 
@@ -401,15 +387,6 @@ def case_action(number: str) -> Any:
 def init_app(app: Flask) -> None:
     """Bind the pages to ``app``."""
     app.register_blueprint(bp)
-
-
-def _local_datetime(raw: str | None, name: str) -> datetime:
-    """A ``datetime-local`` form value read in the utility's time zone."""
-    try:
-        moment = datetime.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise services.Invalid(f"'{name}' must be a date and time", name) from None
-    return moment.replace(tzinfo=wiring().timezone) if moment.tzinfo is None else moment
 
 
 @bp.route("/cases/<number>/appointments", methods=["POST"])
@@ -421,8 +398,8 @@ def case_appointment(number: str) -> Any:
     try:
         what = form.get("what", "book")
         if what == "book":
-            starts_at = _local_datetime(form.get("starts_at"), "starts_at")
-            hours = _int(form.get("hours") or "2", "hours") or 2
+            starts_at = form_local_datetime(form.get("starts_at"), "starts_at", wiring().timezone)
+            hours = form_int(form.get("hours") or "2", "hours") or 2
             services.book_appointment(
                 wiring(),
                 actor,
@@ -437,7 +414,7 @@ def case_appointment(number: str) -> Any:
                 wiring(),
                 actor,
                 number,
-                _int(form.get("appointment_id"), "appointment_id") or 0,
+                required_int(form.get("appointment_id"), "appointment_id"),
                 told_customer=form.get("told_customer", ""),
             )
         elif what == "cancel":
@@ -445,15 +422,13 @@ def case_appointment(number: str) -> Any:
                 wiring(),
                 actor,
                 number,
-                _int(form.get("appointment_id"), "appointment_id") or 0,
+                required_int(form.get("appointment_id"), "appointment_id"),
                 reason=form.get("reason", ""),
             )
         else:
             raise services.Invalid(f"unknown appointment action '{what}'", "what")
     except ServiceError as exc:
-        if isinstance(exc, services.NotFound) and exc.field == "case":
-            raise
-        return _render_case(number, error=exc, status=exc.status)
+        return _refused(number, exc)
     flash(_("预约已更新"), "success")
     return redirect(url_for("pages.case_page", number=number))
 
@@ -467,12 +442,10 @@ def case_shut_off(number: str) -> Any:
             wiring(),
             _actor(),
             number,
-            pipe_size_dn=_int(request.form.get("pipe_size_dn"), "pipe_size_dn"),
+            pipe_size_dn=form_int(request.form.get("pipe_size_dn"), "pipe_size_dn"),
             note=request.form.get("note", ""),
         )
     except ServiceError as exc:
-        if isinstance(exc, services.NotFound) and exc.field == "case":
-            raise
-        return _render_case(number, error=exc, status=exc.status)
+        return _refused(number, exc)
     flash(_("已关阀止水"), "success")
     return redirect(url_for("pages.case_page", number=number))
