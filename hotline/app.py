@@ -14,11 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, has_request_context, jsonify, render_template, request
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from hotline import auth, i18n, realtime
-from hotline.db import make_engine, make_reader_sessionmaker, make_sessionmaker
+from hotline.db import (
+    ScopedSessions,
+    make_engine,
+    make_reader_sessionmaker,
+    make_sessionmaker,
+)
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
 from hotline.timelimits import PolicyError, TimeLimitPolicy
@@ -36,6 +43,44 @@ def _sqlite_folder(url: str) -> None:
     prefix = "sqlite:///"
     if url.startswith(prefix) and ":memory:" not in url:
         Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+#: Connections kept besides one per server thread: the in-process sweep, its
+#: leadership lock, and the live-update connect checks.
+SPARE_CONNECTIONS = 3
+
+
+def pool_size(settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> int:
+    """Connections per process: the setting, else one per server thread plus spares.
+
+    The production server's configuration (``hotline/gunicorn_conf.py``) puts its
+    thread count in ``HOTLINE_SERVER_THREADS``.
+    """
+    configured = int(settings.get("database_pool_size") or 0)
+    if configured < 0:
+        raise SettingsError("setting 'database_pool_size': must be 0 (automatic) or more")
+    if configured:
+        return configured
+    threads = (environ if environ is not None else os.environ).get("HOTLINE_SERVER_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        return int(threads) + SPARE_CONNECTIONS
+    return 10
+
+
+def _request_session_source(maker: sessionmaker[Any]) -> Callable[[], Session | None]:
+    """The current request's one session, opened on first use (None outside a request)."""
+
+    def current() -> Session | None:
+        if not has_request_context():
+            return None
+        session = g.get("db_session")
+        if session is None:
+            session = maker()
+            session.info["request_owned"] = True
+            g.db_session = session
+        return session
+
+    return current
 
 
 def create_app(
@@ -79,10 +124,15 @@ def create_app(
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
 
     _sqlite_folder(settings["database_url"])
-    engine = make_engine(settings["database_url"])
+    engine = make_engine(
+        settings["database_url"],
+        pool_size=pool_size(settings),
+        pool_timeout=float(settings.get("database_pool_timeout_seconds") or 3),
+    )
+    request_session = _request_session_source(make_reader_sessionmaker(engine))
     app.extensions["hotline"] = Services(
-        sessions=make_sessionmaker(engine),
-        readers=make_reader_sessionmaker(engine),
+        sessions=ScopedSessions(make_sessionmaker(engine), request_session),
+        readers=ScopedSessions(make_reader_sessionmaker(engine), request_session),
         clock=clock or _utc_now,
         policy=policy,
         calendar=policy.calendar,
@@ -108,6 +158,9 @@ def create_app(
     from callflows.bootstrap import init_app as init_callflows
 
     init_callflows(app, settings, telephony=telephony)
+    from hotline import idempotency
+
+    idempotency.init_app(app)  # after every blueprint: wraps the API's commands
     _register_error_handlers(app)
 
     @app.teardown_appcontext
@@ -161,6 +214,20 @@ def _register_error_handlers(app: Flask) -> None:
                 body["message"] = "invalid input: " + _describe(messages)
             return jsonify(body), exc.code
         return render_template("error.html", code=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(PoolTimeout)
+    def _busy(exc: PoolTimeout) -> Any:
+        app.logger.warning("no database connection free in time: answered 503")
+        message = "the service is busy; nothing was saved, try again in a moment"
+        if _wants_json():
+            response = jsonify({"error": "ServiceUnavailable", "message": message, "code": 503})
+        else:
+            response = app.make_response(
+                (render_template("error.html", code=503, message=message), 503)
+            )
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -40,6 +40,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from hotline.db import UnitSession
 from hotline.models import ApiToken, Staff
 from hotline.services import Actor, Services
 from hotline.taxonomy import Role
@@ -65,9 +66,11 @@ def services() -> Services:
 
 
 def db_session() -> Session:
-    """The request's session for reading, opened on first use and closed at teardown.
+    """The request's one session, opened on first use and closed at teardown.
 
-    Changes go through the service layer's own transactions (``services().sessions``).
+    Pages and the API read through it; a command's unit of work runs in it too
+    (the service layer's ``session.begin()``), so a request holds one
+    connection at a time.
     """
     if "db_session" not in g:
         g.db_session = services().read_session()
@@ -75,8 +78,16 @@ def db_session() -> Session:
 
 
 def fresh_db_session() -> Session:
-    """The request's read session, restarted so it sees changes just committed."""
+    """The request's session, restarted so it sees changes just committed.
+
+    Inside an open unit of work (an idempotent command) it keeps the unit and
+    reloads what it reads from it.
+    """
     session = db_session()
+    if isinstance(session, UnitSession) and session.in_unit():
+        session.flush()
+        session.expire_all()
+        return session
     session.rollback()
     return session
 

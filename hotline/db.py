@@ -6,13 +6,20 @@ migration on, so Alembic's batch mode on SQLite can find and alter them.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.session import SessionTransactionOrigin
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -56,7 +63,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+#: Default number of connections an engine keeps, and how long a request waits
+#: for one before it is told to come back (HTTP 503 with ``Retry-After``).
+DEFAULT_POOL_SIZE = 10
+DEFAULT_POOL_TIMEOUT = 3.0
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int | None = None,
+    pool_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
     """Create an engine for ``url`` with the settings this product relies on.
 
     On SQLite: WAL journal, a busy timeout, foreign keys on, and transactions
@@ -64,7 +83,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     a stale snapshot; the version check then decides who wins. Read-only work
     uses :func:`make_reader_sessionmaker`, whose plain ``BEGIN`` takes no write
     lock (WAL readers never block the writer).
+
+    ``pool_size`` connections are kept (no overflow: the size is the limit) and
+    a request waits at most ``pool_timeout`` seconds for one; then
+    ``sqlalchemy.exc.TimeoutError`` is raised, which the web app answers with
+    503 and ``Retry-After``. Each request holds at most one connection at a
+    time (see :class:`UnitSession`), so a pool as large as the server's
+    threads never runs dry while requests wait on each other.
     """
+    in_memory = ":memory:" in url or "mode=memory" in url
+    if not in_memory and "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", pool_size or DEFAULT_POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", pool_timeout or DEFAULT_POOL_TIMEOUT)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
         engine = create_engine(url, **kwargs)
@@ -90,11 +121,136 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+# -- the unit of work ---------------------------------------------------------
+
+#: Failures of work done after a commit (live pushes, SMS, calls), by kind.
+#: They are logged and counted; the change they follow stays saved.
+after_commit_failures: Counter[str] = Counter()
+_failures_lock = threading.Lock()
+
+
+def run_guarded(kind: str, work: Callable[[], Any]) -> None:
+    """Run ``work`` that follows a commit; a failure is logged and counted, never raised."""
+    try:
+        work()
+    except Exception:
+        with _failures_lock:
+            after_commit_failures[kind] += 1
+        log.exception("after the commit, %s failed; the change stays saved", kind)
+
+
+class _Joined:
+    """``session.begin()`` inside a unit of work that is already open: it joins it.
+
+    The outer unit commits or rolls back; an error raised inside propagates to it.
+    """
+
+    def __init__(self, transaction: SessionTransaction) -> None:
+        self.transaction = transaction
+
+    def __enter__(self) -> SessionTransaction:
+        return self.transaction
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+class UnitSession(Session):
+    """The session a request (or a command) works in: one session, one connection.
+
+    * Reading starts a plain transaction (on SQLite ``BEGIN DEFERRED``: no write
+      lock). ``begin()`` ends such a read-only transaction first and opens the
+      unit of work on the writer bind (``BEGIN IMMEDIATE`` on SQLite), so a
+      request never holds two connections at once.
+    * ``begin()`` inside an open unit of work joins it, so a service called by
+      another (or by a view that wraps it with its idempotency record) commits
+      once, with everything.
+    * Work registered with :meth:`after_commit` runs after the outermost commit,
+      guarded: a push that fails is logged and counted and the saved change is
+      still reported as saved. A rollback discards it.
+    * A request-owned session (``info["request_owned"]``) is not closed by a
+      ``with`` block; the request closes it at teardown.
+    """
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        writer = self.info.get("write_bind")
+        if writer is not None and self.info.get("writing"):
+            return writer
+        return super().get_bind(*args, **kwargs)
+
+    def in_unit(self) -> bool:
+        """Whether an explicitly begun unit of work is open."""
+        transaction = self.get_transaction()
+        return transaction is not None and transaction.origin is SessionTransactionOrigin.BEGIN
+
+    def begin(self, nested: bool = False) -> Any:
+        if nested:
+            return super().begin(nested=True)
+        transaction = self.get_transaction()
+        if transaction is not None:
+            if transaction.origin is SessionTransactionOrigin.BEGIN:
+                return _Joined(transaction)
+            if self.new or self.dirty or self.deleted:
+                raise RuntimeError("unsaved changes in a read-only transaction; begin() first")
+            # Nothing was written: ending the read transaction releases its
+            # connection and keeps loaded objects (expire_on_commit is off).
+            self.commit()
+        self.info["writing"] = True
+        return super().begin()
+
+    def after_commit(self, kind: str, work: Callable[[], Any]) -> None:
+        """Run ``work`` once the open unit of work commits (now, when none is open)."""
+        if self.in_unit():
+            self.info.setdefault("after_commit", []).append((kind, work))
+        else:
+            run_guarded(kind, work)
+
+    def __exit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if self.info.get("request_owned"):
+            if value is not None and self.in_transaction():
+                self.rollback()
+            return
+        self.close()
+
+
+@event.listens_for(UnitSession, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    pending = session.info.pop("after_commit", [])
+    for kind, work in pending:
+        run_guarded(kind, work)
+
+
+@event.listens_for(UnitSession, "after_transaction_end")
+def _unit_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("writing", None)
+        session.info.pop("after_commit", None)  # rolled back: the pushes never happen
+
+
+class ScopedSessions:
+    """Where services get their session: the current request's one session when
+    there is a request, else a new one from ``maker`` (CLI, scheduler, tests)."""
+
+    def __init__(self, maker: sessionmaker[Any], current: Callable[[], Session | None]) -> None:
+        self.maker = maker
+        self.current = current
+
+    def __call__(self) -> Session:
+        session = self.current()
+        return session if session is not None else self.maker()
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[UnitSession]:
     """Sessions for changes, keeping loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, class_=UnitSession, expire_on_commit=False)
 
 
-def make_reader_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for reading: on SQLite they start a deferred transaction."""
-    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+def make_reader_sessionmaker(engine: Engine) -> sessionmaker[UnitSession]:
+    """Sessions that read first (on SQLite a deferred transaction) and write in
+    a unit of work opened with ``begin()`` on ``engine`` (``BEGIN IMMEDIATE``)."""
+    return sessionmaker(
+        engine.execution_options(sqlite_begin="DEFERRED"),
+        class_=UnitSession,
+        expire_on_commit=False,
+        info={"write_bind": engine},
+    )

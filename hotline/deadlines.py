@@ -500,8 +500,13 @@ def follow_transition(
     outcome: lifecycle.Outcome,
     action: Action,
     now: datetime,
+    *,
+    rows: list[CaseDeadline] | None = None,
 ) -> None:
     """Open, continue, extend or end the case's clocks for a lifecycle move (F11).
+
+    ``rows``: the case's open clocks when the caller knows them (``[]`` for a
+    case created in this transaction); read from the database otherwise.
 
     Called by the service layer after the case row took the new state, in the
     same transaction. An approved extension (延期) moves every open clock on by
@@ -509,7 +514,7 @@ def follow_transition(
     extension request leave the clocks as they are.
     """
     calendar = policy.calendar
-    rows = open_rows(session, case.id)
+    rows = open_rows(session, case.id) if rows is None else rows
     if action == Action.APPROVE_EXTENSION:
         if case.extra_working_days:
             for row in rows:

@@ -405,3 +405,29 @@ Index(
     sqlite_where=CaseDeadline.next_check_at.is_not(None),
     postgresql_where=CaseDeadline.next_check_at.is_not(None),
 )
+
+
+class IdempotentRequest(Base):
+    """The first answer to a command sent with an ``Idempotency-Key`` header.
+
+    Written in the same transaction as the change it answers, so a change that
+    was saved always has its answer on file: a client that lost the answer (a
+    dropped connection, a server killed after the commit) sends the same key
+    again and gets the same answer, and nothing is written twice.
+    """
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("staff_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    #: SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    location: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -19,11 +19,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import deadlines, lifecycle
 from hotline.audit import append_event
+from hotline.db import UnitSession, run_guarded
 from hotline.lifecycle import Action, State
 from hotline.models import (
     Appointment,
@@ -37,7 +39,7 @@ from hotline.models import (
     FollowUp,
     Staff,
 )
-from hotline.numbering import next_case_number
+from hotline.numbering import assign_case_number, placeholder_number
 from hotline.phones import InvalidPhoneNumber, normalise
 from hotline.taxonomy import (
     Category,
@@ -128,7 +130,7 @@ Publisher = Callable[[Mapping[str, Any]], None]
 class Services:
     """Everything the service functions use from outside, injected once at start-up."""
 
-    sessions: sessionmaker[Session]
+    sessions: Callable[[], Session]
     clock: Callable[[], datetime]
     policy: DeadlinePolicy
     calendar: WorkingDays
@@ -137,8 +139,9 @@ class Services:
     phone_region: str = "CN"
     area_code: str = ""
     publish: Publisher | None = None
-    #: Sessions for pages and reads; writes go through ``sessions``.
-    readers: sessionmaker[Session] | None = None
+    #: Sessions for pages and reads; writes go through ``sessions``. In a web
+    #: request both hand out the request's one session (``hotline.db.ScopedSessions``).
+    readers: Callable[[], Session] | None = None
 
     def read_session(self) -> Session:
         """A session for reading only (no write lock on SQLite)."""
@@ -150,6 +153,17 @@ class Services:
             follow_up_unreachable_attempts=self.policy.follow_up_unreachable_attempts,
             extension_max_working_days=self.policy.extension_max_working_days,
         )
+
+    def after_commit(self, kind: str, work: Callable[[], Any]) -> None:
+        """Run ``work`` (a push, an SMS, a call) once the open unit of work has
+        committed, or now when none is open; a failure is logged and counted,
+        never raised: the change it follows is saved."""
+        current = getattr(self.sessions, "current", None)
+        session = current() if current is not None else None
+        if isinstance(session, UnitSession):
+            session.after_commit(kind, work)
+        else:
+            run_guarded(kind, work)
 
     def now(self) -> datetime:
         moment = self.clock()
@@ -347,7 +361,8 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             handled_by_id=actor.id,
             summary=cmd.summary.strip(),
         )
-        session.add(contact)
+        if cmd.outcome in (IntakeOutcome.NO_CASE, IntakeOutcome.JOIN):
+            session.add(contact)
         if cmd.outcome == IntakeOutcome.NO_CASE:
             _required_text(cmd.summary, "summary", "P6")
             contact.disposition = Disposition.ANSWERED
@@ -377,9 +392,8 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
         assert cmd.category is not None and cmd.triage is not None
         if cmd.outcome == IntakeOutcome.TRANSFER and cmd.target_department_id:
             _department(session, cmd.target_department_id, "target_department_id")
-        number = next_case_number(session, svc.case_prefix, now.astimezone(svc.timezone).date())
         case = Case(
-            number=number,
+            number=placeholder_number(),  # the real one is drawn last, just before the commit
             category=cmd.category,
             priority=cmd.priority,
             channel=cmd.channel,
@@ -398,7 +412,8 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             version=1,
         )
         session.add(case)
-        session.flush()
+        session.flush()  # the case's id, which its events' hashes cover
+        session.add(contact)  # written once, with its case, in the flush below
         append_event(
             session,
             case,
@@ -421,7 +436,9 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             "target_department_id": cmd.target_department_id,
             "told_caller": cmd.told_caller,
         }
-        _transition(svc, session, case, actor, _CASE_OUTCOMES[cmd.outcome], "", data, now)
+        _transition(
+            svc, session, case, actor, _CASE_OUTCOMES[cmd.outcome], "", data, now, new_case=True
+        )
         case.promised_at = _promised_time(svc, case, now)
         contact.case_id = case.id
         contact.disposition = {
@@ -430,9 +447,11 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             IntakeOutcome.TRANSFER: Disposition.TRANSFERRED,
         }[cmd.outcome]
         session.flush()
-        result = IntakeResult(
-            contact.id, case.number, State(case.state), case.promised_at, case.due_at
+        number = assign_case_number(
+            session, case.id, svc.case_prefix, now.astimezone(svc.timezone).date()
         )
+        set_committed_value(case, "number", number)
+        result = IntakeResult(contact.id, number, State(case.state), case.promised_at, case.due_at)
     _publish(svc, case, "register")
     return result
 
@@ -514,8 +533,13 @@ def _transition(
     reason: str,
     data: Mapping[str, Any],
     now: datetime,
+    *,
+    new_case: bool = False,
 ) -> CaseEvent:
     """Apply one action to a locked case inside the caller's transaction.
+
+    ``new_case``: the case was created in this transaction, so it has no stage
+    clocks to read back yet.
 
     Autoflush is off while the case changes, so the row is written once and its
     version moves by exactly one per action.
@@ -564,7 +588,7 @@ def _transition(
             _record_follow_up(session, case, actor, action, data, now)
         if outcome.target == State.CLOSED:
             case.closed_at = now
-        _set_deadline(svc, session, case, outcome, action, now)
+        _set_deadline(svc, session, case, outcome, action, now, new_case=new_case)
         event_data = {k: v for k, v in data.items() if k != "parent_case_number"}
         if case.due_at is not None:
             event_data["due_at"] = case.due_at
@@ -622,11 +646,15 @@ def _set_deadline(
     outcome: lifecycle.Outcome,
     action: Action,
     now: datetime,
+    *,
+    new_case: bool = False,
 ) -> None:
     """Start, keep or end the case's stage clocks for this move (F11: every open case
     has a deadline); ``hotline.deadlines`` keeps one row per stage and sets ``due_at``."""
     policy = cast(deadlines.StagePolicy, svc.policy)
-    deadlines.follow_transition(session, policy, case, outcome, action, now)
+    deadlines.follow_transition(
+        session, policy, case, outcome, action, now, rows=[] if new_case else None
+    )
 
 
 def _promised_time(svc: Services, case: Case, now: datetime) -> datetime | None:
@@ -711,20 +739,22 @@ def _resolve_children(
 
 
 def _publish(svc: Services, case: Case, action: str) -> None:
-    if svc.publish is None:
+    """Tell browsers about the change once it is committed; a failed push never
+    turns the saved change into an error."""
+    publish = svc.publish
+    if publish is None:
         return
-    svc.publish(
-        {
-            "case": case.number,
-            "action": str(action),
-            "state": str(case.state),
-            "category": str(case.category),
-            "due_at": case.due_at.isoformat() if case.due_at else None,
-            "handler_department_id": case.handler_department_id,
-            "first_responder_id": case.first_responder_id,
-            "version": case.version,
-        }
-    )
+    payload = {
+        "case": case.number,
+        "action": str(action),
+        "state": str(case.state),
+        "category": str(case.category),
+        "due_at": case.due_at.isoformat() if case.due_at else None,
+        "handler_department_id": case.handler_department_id,
+        "first_responder_id": case.first_responder_id,
+        "version": case.version,
+    }
+    svc.after_commit("live update", lambda: publish(payload))
 
 
 # -- reading -----------------------------------------------------------------

@@ -170,3 +170,20 @@ def bring_case_to(svc: Services, org: Org, state: State, **intake_overrides: Any
     for username, action, reason, data in paths[state]:
         act(svc, org[username], number, action, reason, **data)
     return number
+
+
+#: A complete phone report of a leak, read back to the caller (P4), for dispatch.
+LEAK_REPORT: dict[str, Any] = {
+    "channel": "phone",
+    "outcome": "dispatch",
+    "caller_number": "13805341234",
+    "category": "leak",
+    "priority": "normal",
+    "problem": "汉槐街路边冒水",
+    "need": "派人维修",
+    "address": "禹城市汉槐街 18 号",
+    "contact_name": "孙先生",
+    "contact_phone": "13805341234",
+    "triage": "utility",
+    "read_back_confirmed": True,
+}

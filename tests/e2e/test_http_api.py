@@ -27,26 +27,10 @@ from hotline.lifecycle import Action, State
 from hotline.models import Case, CaseEvent, Contact
 from tests.conftest import SHANGHAI, FakeClock
 from tests.e2e.server import LiveServer
-from tests.support import Org, act, bring_case_to, intake_command, seed_org
+from tests.support import LEAK_REPORT, Org, act, bring_case_to, intake_command, seed_org
 
 TIMEOUT = 30
 CASE_NUMBER = re.compile(r"^RY-(\d{8})-\d{4}$")
-
-#: A complete phone report of a leak, read back to the caller (P4), for dispatch.
-LEAK_REPORT: dict[str, Any] = {
-    "channel": "phone",
-    "outcome": "dispatch",
-    "caller_number": "13805341234",
-    "category": "leak",
-    "priority": "normal",
-    "problem": "汉槐街路边冒水",
-    "need": "派人维修",
-    "address": "禹城市汉槐街 18 号",
-    "contact_name": "孙先生",
-    "contact_phone": "13805341234",
-    "triage": "utility",
-    "read_back_confirmed": True,
-}
 
 
 # -- fixtures -------------------------------------------------------------------
