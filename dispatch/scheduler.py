@@ -361,6 +361,43 @@ def start_in_process(app: Flask, *, echo: Echo | None = None) -> BaseScheduler |
     return scheduler
 
 
+def leader_seen(database_url: str) -> bool | None:
+    """Whether some process holds the scheduler's lead (PostgreSQL); None where unknown."""
+    if not database_url.startswith("postgresql"):
+        return None
+    engine = create_engine(database_url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            held = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND ((classid::bigint << 32) | objid::bigint) = :key"
+                ),
+                {"key": LEADER_LOCK},
+            )
+        return bool(held)
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def announce_sweep_for_server(app: Flask, *, echo: Echo) -> BaseScheduler | None:
+    """Under a production server: start the sweep in this process when
+    ``scheduler_in_process`` is set; otherwise warn at start unless a separate
+    ``hotline scheduler`` is seen leading."""
+    settings: SchedulerSettings = app.extensions[SETTINGS_KEY]
+    if settings.in_process:
+        return start_in_process(app, echo=echo)
+    if not leader_seen(app.config["HOTLINE"]["database_url"]):
+        echo(
+            "the deadline sweep does not run in this process (scheduler_in_process = false) "
+            "and no 'hotline scheduler' is running: start one, or warnings and escalations "
+            "will not go out"
+        )
+    return None
+
+
 def sweep_once(app: Flask) -> SweepReport:
     """One sweep now, whoever leads (safe: every step is exactly-once)."""
     return sweep(app.extensions["hotline"])

@@ -246,10 +246,59 @@ def _demo_rota(wiring: Any) -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default from settings).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default from settings).")
-def serve(host: str | None, port: int | None) -> None:
-    """Run the web server (pages, API) on the configured database."""
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Serve with Gunicorn: web processes plus a live-update process (docs/deployment.md).",
+)
+@click.option("--bind", default=None, help="With --production: HOST:PORT of the web processes.")
+@click.option(
+    "--live-bind", default=None, help="With --production: HOST:PORT of the live-update process."
+)
+@click.option("--workers", default=None, type=click.IntRange(1, 64), help="Web processes.")
+@click.option("--threads", default=None, type=click.IntRange(1, 512), help="Threads each.")
+@click.option(
+    "--live-threads",
+    default=None,
+    type=click.IntRange(1, 20000),
+    help="Live connections the live-update process holds.",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    production: bool,
+    bind: str | None,
+    live_bind: str | None,
+    workers: int | None,
+    threads: int | None,
+    live_threads: int | None,
+) -> None:
+    """Run the web server (pages, API, live updates) on the configured database.
+
+    Without --production: one process (Werkzeug), for the embedded default.
+    With --production: Gunicorn web processes and a live-update process.
+    """
     settings = _settings()
-    _serve(_app(), host or settings["host"], port or settings["port"])
+    if not production:
+        _serve(_app(), host or settings["host"], port or settings["port"])
+        return
+    from hotline.server import ServerSettingsError, plan, run_production
+
+    if host or port:
+        bind = bind or f"{host or settings['host']}:{port or settings['port']}"
+    try:
+        chosen = plan(
+            settings,
+            bind=bind,
+            live_bind=live_bind,
+            workers=workers,
+            threads=threads,
+            live_threads=live_threads,
+        )
+    except ServerSettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    _app()  # a bad setting stops here with one line, not in every worker
+    sys.exit(run_production(chosen, echo=click.echo))
 
 
 def _serve(app: Any, host: str, port: int) -> None:
