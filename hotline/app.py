@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, has_request_context, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
@@ -216,8 +217,12 @@ def _register_error_handlers(app: Flask) -> None:
         return render_template("error.html", code=exc.code, message=exc.description), exc.code
 
     @app.errorhandler(PoolTimeout)
-    def _busy(exc: PoolTimeout) -> Any:
-        app.logger.warning("no database connection free in time: answered 503")
+    @app.errorhandler(OperationalError)
+    def _busy(exc: Exception) -> Any:
+        if isinstance(exc, PoolTimeout):
+            app.logger.warning("no database connection free in time: answered 503")
+        else:  # the server refused a connection, went away, or SQLite stayed locked
+            app.logger.warning("database unavailable, answered 503: %s", exc)
         message = "the service is busy; nothing was saved, try again in a moment"
         if _wants_json():
             response = jsonify({"error": "ServiceUnavailable", "message": message, "code": 503})

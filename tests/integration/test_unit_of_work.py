@@ -336,3 +336,18 @@ def test_racing_copies_of_one_command_save_once(small_pool_app: Any) -> None:
     assert saved and all(body == saved[0] for body in saved), answers
     assert _count(small_pool_app, Case) == 1
     assert _count(small_pool_app, IdempotentRequest) == 1
+
+
+def test_an_unreachable_database_answers_503_not_500(tmp_path: Path, clock: FakeClock) -> None:
+    """A database that refuses connections (down, or out of connection slots)."""
+    app = _make_app(
+        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2", tmp_path, clock
+    )
+    try:
+        response = app.test_client().get(
+            "/api/cases", headers={"Authorization": "Bearer hl_anything"}
+        )
+    finally:
+        app.extensions["hotline.engine"].dispose()
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "1"
