@@ -220,6 +220,20 @@ def _intake(server: Production, key: str | None = None, timeout: float = 30) -> 
     )
 
 
+def test_the_sweep_runs_in_exactly_one_web_process(production: Production) -> None:
+    """scheduler_in_process = true under the production server: one of the four
+    web processes leads under the advisory lock, the others stand by."""
+    deadline = time.monotonic() + 20
+    log = ""
+    while time.monotonic() < deadline:
+        log = production.server_log()
+        if log.count("scheduler: leading") + log.count("scheduler: standing by") >= 4:
+            break
+        time.sleep(0.3)
+    assert log.count("scheduler: leading") == 1, log
+    assert log.count("scheduler: standing by") == 3, log
+
+
 def test_64_simultaneous_intakes_are_all_saved(production: Production) -> None:
     before = production.count(Case)
     barrier = threading.Barrier(64)

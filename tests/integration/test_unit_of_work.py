@@ -351,3 +351,18 @@ def test_an_unreachable_database_answers_503_not_500(tmp_path: Path, clock: Fake
         app.extensions["hotline.engine"].dispose()
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.headers["Retry-After"] == "1"
+
+
+def test_a_web_process_without_the_sweep_says_so_at_start(
+    db_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    from dispatch.scheduler import announce_sweep_for_server
+
+    lines: list[str] = []
+    app = _make_app(db_url, tmp_path, clock)  # scheduler_in_process = false
+    try:
+        assert announce_sweep_for_server(app, echo=lines.append) is None
+    finally:
+        app.extensions["hotline.engine"].dispose()
+    assert len(lines) == 1
+    assert "hotline scheduler" in lines[0]
