@@ -70,6 +70,11 @@ class IntakeSchema(Schema):
     target_department_id = fields.Integer(load_default=None, allow_none=True, strict=True)
     told_caller = fields.String(validate=validate.Length(max=4000), **_text)
     join_case_number = fields.String(validate=validate.Length(max=32), **_text)
+    repeats_case_number = fields.String(
+        validate=validate.Length(max=32),
+        metadata={"description": "a new report about a closed or answered case: that case"},
+        **_text,
+    )
     summary = fields.String(validate=validate.Length(max=4000), **_text)
 
 
@@ -113,6 +118,11 @@ class CaseSchema(Schema):
     first_responder = fields.Nested(PersonSchema)
     handler_department = fields.Nested(DepartmentSchema, allow_none=True)
     handler_staff = fields.Nested(PersonSchema, allow_none=True)
+    transfer_department = fields.Nested(
+        DepartmentSchema,
+        allow_none=True,
+        metadata={"description": "G5: the department the case was transferred (guided) to"},
+    )
     result_note = fields.String()
     customer_rating = fields.Integer(allow_none=True)
     no_rating_reason = fields.String()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -108,6 +108,8 @@ class Settings:
 
     follow_up_unreachable_attempts: int = 3
     extension_max_working_days: int = 10
+    #: P7: the least time between two "unreachable" follow-up attempts.
+    follow_up_attempt_gap: timedelta = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class CaseFacts:
     due_at: datetime | None = None
     follow_up_attempts: int = 0
     case_id: int | None = None
+    #: When the last "unreachable" follow-up attempt was recorded (P7).
+    last_follow_up_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -159,10 +163,20 @@ def _text(request: Request, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+#: The rule that asks for a reason, by action: each refusal names its own rule.
+_REASON_RULES: dict[str, str] = {
+    "return_work": "G7",  # a hand-back says why
+    "reassign_first_responder": "G4",  # ownership moves only with a reason
+    "reject_extension": "F11",  # a refused extension says why
+    "close_unreachable": "P7",  # the supervisor says why it closes unreached
+}
+
+
 def needs_reason(facts: CaseFacts, request: Request, settings: Settings) -> None:
-    """The action must say why (G4, G7: returns and ownership changes)."""
+    """The action must say why (G7 hand-backs, G4 ownership, F11 refusals, P7 closures)."""
     if not request.reason.strip():
-        raise GuardRefused("G7", f"'{request.action}' needs a reason", "reason")
+        rule = _REASON_RULES.get(str(request.action), "P6")
+        raise GuardRefused(rule, f"'{request.action}' needs a reason", "reason")
 
 
 def needs_result_note(facts: CaseFacts, request: Request, settings: Settings) -> None:
@@ -289,6 +303,20 @@ def enough_attempts(facts: CaseFacts, request: Request, settings: Settings) -> N
         )
 
 
+def attempts_spaced(facts: CaseFacts, request: Request, settings: Settings) -> None:
+    """P7: follow-up attempts are spread out; three calls within minutes are one try."""
+    last = facts.last_follow_up_attempt_at
+    gap = settings.follow_up_attempt_gap
+    if last is not None and request.now - last < gap:
+        minutes = int(gap / timedelta(minutes=1))
+        raise GuardRefused(
+            "P7",
+            f"the last unreachable attempt was at {last.isoformat(timespec='minutes')}; "
+            f"try again at least {minutes} minutes after it",
+            "outcome",
+        )
+
+
 def needs_parent(facts: CaseFacts, request: Request, settings: Settings) -> None:
     """A merge names the incident (parent case) the caller joins."""
     parent = request.data.get("parent_case_id")
@@ -334,9 +362,19 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     (S.ASSIGNED, A.ASSIGN): (S.ASSIGNED, (needs_assignee,)),
     # the department or crew works it
     (S.ASSIGNED, A.ACKNOWLEDGE): (S.ACKNOWLEDGED, (actor_handles_case,)),
-    (S.ASSIGNED, A.RETURN_WORK): (S.RETURNED, (actor_handles_case, needs_reason)),
-    (S.ACKNOWLEDGED, A.RETURN_WORK): (S.RETURNED, (actor_handles_case, needs_reason)),
-    (S.IN_PROGRESS, A.RETURN_WORK): (S.RETURNED, (actor_handles_case, needs_reason)),
+    # G7: the crew hands work back to dispatch with a reason, at any point of
+    # the work: before going, on the way, on site, or while an extension waits
+    **{
+        (state, A.RETURN_WORK): (S.RETURNED, (actor_handles_case, needs_reason))
+        for state in (
+            S.ASSIGNED,
+            S.ACKNOWLEDGED,
+            S.IN_PROGRESS,
+            S.ON_SITE,
+            S.EXTENSION_REQUESTED,
+            S.EXTENSION_APPROVED,
+        )
+    },
     (S.ACKNOWLEDGED, A.START_WORK): (S.IN_PROGRESS, (actor_handles_case,)),
     (S.ACKNOWLEDGED, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
     (S.IN_PROGRESS, A.ARRIVE): (S.ON_SITE, (actor_handles_case,)),
@@ -360,9 +398,9 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     (S.ANSWERED_ON_CALL, A.REOPEN): (S.REOPENED, (dissatisfied_follow_up,)),
     (S.TRANSFERRED, A.REOPEN): (S.REOPENED, (dissatisfied_follow_up,)),
     (S.AWAITING_FOLLOW_UP, A.REOPEN): (S.REOPENED, (dissatisfied_follow_up,)),
-    (S.ANSWERED_ON_CALL, A.FOLLOW_UP_UNREACHABLE): (S.AWAITING_FOLLOW_UP, ()),
-    (S.TRANSFERRED, A.FOLLOW_UP_UNREACHABLE): (S.AWAITING_FOLLOW_UP, ()),
-    (S.AWAITING_FOLLOW_UP, A.FOLLOW_UP_UNREACHABLE): (S.AWAITING_FOLLOW_UP, ()),
+    (S.ANSWERED_ON_CALL, A.FOLLOW_UP_UNREACHABLE): (S.AWAITING_FOLLOW_UP, (attempts_spaced,)),
+    (S.TRANSFERRED, A.FOLLOW_UP_UNREACHABLE): (S.AWAITING_FOLLOW_UP, (attempts_spaced,)),
+    (S.AWAITING_FOLLOW_UP, A.FOLLOW_UP_UNREACHABLE): (S.AWAITING_FOLLOW_UP, (attempts_spaced,)),
     (S.AWAITING_FOLLOW_UP, A.CLOSE_UNREACHABLE): (
         S.CLOSED,
         (enough_attempts, needs_reason, complaint_passed_dispatch),
@@ -412,7 +450,9 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     A.REJECT_EXTENSION: _DISPATCH,
     A.CONFIRM_DONE: _DISPATCH,
     A.MERGE: _DISPATCH,
-    A.INCIDENT_RESOLVED: _DISPATCH,
+    # A consequence of the incident settling, by whoever settled it: dispatch
+    # confirming it done, or the follow-up call that closed it.
+    A.INCIDENT_RESOLVED: _DISPATCH | _FOLLOW_UP,
     A.FOLLOW_UP_UNREACHABLE: _FOLLOW_UP,
     A.CLOSE: _FOLLOW_UP,
     A.REOPEN: _FOLLOW_UP,

@@ -11,7 +11,7 @@ when one is raised nothing has been written.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, cast
@@ -152,6 +152,9 @@ class Services:
         return lifecycle.Settings(
             follow_up_unreachable_attempts=self.policy.follow_up_unreachable_attempts,
             extension_max_working_days=self.policy.extension_max_working_days,
+            follow_up_attempt_gap=timedelta(
+                minutes=getattr(self.policy, "follow_up_attempt_gap_minutes", 120)
+            ),
         )
 
     def after_commit(self, kind: str, work: Callable[[], Any]) -> None:
@@ -193,14 +196,18 @@ def can_view(actor: Actor, case: Case) -> bool:
 
     The hotline, dispatch and supervisors see every case (callers ring about
     any of them); department staff see what is assigned to their department,
-    what they handle, and what they took in themselves.
+    what was transferred to it (G5), what they handle, and what they took in
+    themselves.
     """
     if actor.role in (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN):
         return True
     return (
         case.first_responder_id == actor.id
         or case.handler_staff_id == actor.id
-        or (actor.department_id is not None and case.handler_department_id == actor.department_id)
+        or (
+            actor.department_id is not None
+            and actor.department_id in (case.handler_department_id, case.transfer_department_id)
+        )
     )
 
 
@@ -210,6 +217,8 @@ def _visible(query: Any, actor: Actor) -> Any:
     conditions = [Case.first_responder_id == actor.id, Case.handler_staff_id == actor.id]
     if actor.department_id is not None:
         conditions.append(Case.handler_department_id == actor.department_id)
+        # G5: the department a case was transferred (guided) to sees it too.
+        conditions.append(Case.transfer_department_id == actor.department_id)
     return query.where(or_(*conditions))
 
 
@@ -231,6 +240,13 @@ _CASE_OUTCOMES = {
     IntakeOutcome.ANSWER_ON_CALL: Action.ANSWER_ON_CALL,
     IntakeOutcome.TRANSFER: Action.TRANSFER,
 }
+
+#: A caller joins only a case that is still being worked: what they say about a
+#: closed, answered, transferred or merged case is a new report (P6: nothing
+#: the caller said is dropped into a case nobody works any more).
+_NO_JOIN_STATES = frozenset(
+    {State.CLOSED, State.MERGED, State.ANSWERED_ON_CALL, State.TRANSFERRED}
+)
 
 #: P5: a repair judged to be the utility's, or not judged, goes to dispatch.
 _TRIAGE_MUST_DISPATCH = {TriageOutcome.UTILITY, TriageOutcome.UNDETERMINED}
@@ -259,6 +275,8 @@ class IntakeCommand:
     target_department_id: int | None = None
     told_caller: str = ""
     join_case_number: str = ""
+    #: A new report about a case that is closed or answered: the case it repeats.
+    repeats_case_number: str = ""
     summary: str = ""
     started_at: datetime | None = None
     answered_at: datetime | None = None
@@ -364,6 +382,12 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
         if cmd.outcome in (IntakeOutcome.NO_CASE, IntakeOutcome.JOIN):
             session.add(contact)
         if cmd.outcome == IntakeOutcome.NO_CASE:
+            if cmd.category == Category.COMPLAINT:
+                raise Invalid(
+                    "a complaint always gets a case: hand it to the dispatch center",
+                    "outcome",
+                    "G6",
+                )
             _required_text(cmd.summary, "summary", "P6")
             contact.disposition = Disposition.ANSWERED
             session.flush()
@@ -371,6 +395,13 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
         if cmd.outcome == IntakeOutcome.JOIN:
             number = _required_text(cmd.join_case_number, "join_case_number", "P6")
             case = _lock_case(session, number)
+            if State(case.state) in _NO_JOIN_STATES:
+                raise Invalid(
+                    f"case {case.number} is '{case.state}' and takes no more callers; "
+                    "register the report as a new case (name this one as the case it repeats)",
+                    "join_case_number",
+                    "P6",
+                )
             contact.case_id = case.id
             contact.disposition = Disposition.JOINED_CASE
             append_event(
@@ -392,6 +423,9 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
         assert cmd.category is not None and cmd.triage is not None
         if cmd.outcome == IntakeOutcome.TRANSFER and cmd.target_department_id:
             _department(session, cmd.target_department_id, "target_department_id")
+        repeats = cmd.repeats_case_number.strip()
+        if repeats and session.scalar(select(Case.id).where(Case.number == repeats)) is None:
+            raise NotFound(f"no case '{repeats}'", "repeats_case_number")
         case = Case(
             number=placeholder_number(),  # the real one is drawn last, just before the commit
             category=cmd.category,
@@ -429,6 +463,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
                 "triage": cmd.triage,
                 "first_responder_id": actor.id,
                 "read_back_confirmed": cmd.read_back_confirmed,
+                "repeats": repeats or None,
             },
         )
         data = {
@@ -484,6 +519,19 @@ def _dispatch_center(session: Session) -> Department | None:
     return session.scalar(select(Department).where(Department.is_dispatch_center.is_(True)))
 
 
+#: An incident (parent case) takes callers while dispatch holds it or crews work it.
+_INCIDENT_STATES = lifecycle.DISPATCH_QUEUE | {
+    State.ASSIGNED,
+    State.ACKNOWLEDGED,
+    State.IN_PROGRESS,
+    State.ON_SITE,
+    State.EXTENSION_REQUESTED,
+    State.EXTENSION_APPROVED,
+}
+#: Once the incident reaches one of these, its callers' cases go to their own follow-up.
+_INCIDENT_SETTLED = frozenset({State.AWAITING_FOLLOW_UP, State.CLOSED})
+
+
 def facts_of(case: Case) -> lifecycle.CaseFacts:
     """The lifecycle's view of a case row."""
     return lifecycle.CaseFacts(
@@ -511,14 +559,22 @@ def _resolve_references(session: Session, case: Case, action: Action, data: dict
     elif action == Action.TRANSFER and data.get("target_department_id") is not None:
         _department(session, data["target_department_id"], "target_department_id")
     elif action == Action.REASSIGN_FIRST_RESPONDER and data.get("staff_id") is not None:
-        _staff(session, data["staff_id"], "staff_id")
+        staff = _staff(session, data["staff_id"], "staff_id")
+        if Role(staff.role) not in lifecycle.ALLOWED_ROLES[Action.DISPATCH]:
+            raise Invalid(
+                f"{staff.display_name} ({staff.role}) cannot act on cases and cannot own one",
+                "staff_id",
+                "G4",
+            )
+        data["previous_first_responder_id"] = case.first_responder_id
     elif action == Action.MERGE and data.get("parent_case_number"):
         parent = session.scalar(select(Case).where(Case.number == data["parent_case_number"]))
         if parent is None:
             raise NotFound(f"no case '{data['parent_case_number']}'", "parent_case_number")
-        if parent.state in (State.CLOSED, State.MERGED):
+        if State(parent.state) not in _INCIDENT_STATES:
             raise Invalid(
-                f"case {parent.number} is '{parent.state}' and cannot take callers",
+                f"case {parent.number} is '{parent.state}': only a case still with dispatch "
+                "or being worked can take callers as an incident",
                 "parent_case_number",
             )
         data["parent_case_id"] = parent.id
@@ -557,7 +613,10 @@ def _transition(
             data=data,
         )
         try:
-            outcome = lifecycle.apply(facts_of(case), request, svc.rules)
+            facts = facts_of(case)
+            if action == Action.FOLLOW_UP_UNREACHABLE:
+                facts = replace(facts, last_follow_up_attempt_at=_last_unreachable(session, case))
+            outcome = lifecycle.apply(facts, request, svc.rules)
         except lifecycle.NotPermitted as exc:
             raise Forbidden(str(exc)) from None
         except lifecycle.IllegalTransition as exc:
@@ -603,6 +662,15 @@ def _transition(
             reason=reason or "",
             data=event_data,
         )
+
+
+def _last_unreachable(session: Session, case: Case) -> datetime | None:
+    """When the case's last "unreachable" follow-up attempt was recorded (P7)."""
+    return session.scalar(
+        select(func.max(FollowUp.at)).where(
+            FollowUp.case_id == case.id, FollowUp.outcome == FollowUpOutcome.UNREACHABLE
+        )
+    )
 
 
 def _record_follow_up(
@@ -698,7 +766,7 @@ def perform(
                     "version",
                 )
             _transition(svc, session, case, actor, action, reason, data or {}, now)
-            if action == Action.CONFIRM_DONE:
+            if State(case.state) in _INCIDENT_SETTLED:
                 children = _resolve_children(svc, session, case, actor, now)
             session.flush()
     except StaleDataError:
@@ -718,7 +786,8 @@ def perform(
 def _resolve_children(
     svc: Services, session: Session, parent: Case, actor: Actor, now: datetime
 ) -> list[Case]:
-    """Callers merged into an incident move to their own follow-up when it is done."""
+    """Callers merged into an incident move to their own follow-up once it is settled
+    (done and confirmed, or closed by any path): no merged case is left behind."""
     children = session.scalars(
         select(Case)
         .where(Case.parent_case_id == parent.id, Case.state == State.MERGED)

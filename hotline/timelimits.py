@@ -294,6 +294,7 @@ class TimeLimitPolicy:
         warning_share: float,
         extension_max_working_days: int,
         follow_up_unreachable_attempts: int,
+        follow_up_attempt_gap_minutes: int = 120,
         source_path: Path | None = None,
     ) -> None:
         self._categories = {c: dict(s) for c, s in categories.items()}
@@ -306,6 +307,7 @@ class TimeLimitPolicy:
         self.warning_share = warning_share
         self.extension_max_working_days = extension_max_working_days
         self.follow_up_unreachable_attempts = follow_up_unreachable_attempts
+        self.follow_up_attempt_gap_minutes = follow_up_attempt_gap_minutes
         self.source_path = source_path
 
     def __repr__(self) -> str:
@@ -458,6 +460,7 @@ _TOP_KEYS = {
     "warning_share",
     "extension_max_working_days",
     "follow_up_unreachable_attempts",
+    "follow_up_attempt_gap_minutes",
     "calendar",
     "priorities",
     "categories",
@@ -490,6 +493,11 @@ class _PolicyReader:
             raise PolicyError("warning_share", f"must be between 0 and 1, got {warning_share}")
         extension = self._whole(data, "extension_max_working_days", "", minimum=1)
         attempts = self._whole(data, "follow_up_unreachable_attempts", "", minimum=1)
+        gap = (
+            self._whole(data, "follow_up_attempt_gap_minutes", "", minimum=0)
+            if "follow_up_attempt_gap_minutes" in data
+            else 120
+        )
         calendar = self._calendar(data.get("calendar", {}))
         priority_stages, priority_clocks = self._priorities(data.get("priorities", {}))
         categories, category_priorities = self._categories(self._require(data, "categories", ""))
@@ -502,6 +510,7 @@ class _PolicyReader:
             warning_share=float(warning_share),
             extension_max_working_days=extension,
             follow_up_unreachable_attempts=attempts,
+            follow_up_attempt_gap_minutes=gap,
             source_path=source_path,
         )
 

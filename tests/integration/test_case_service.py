@@ -413,6 +413,7 @@ def test_p7_unreachable_needs_the_configured_attempts_and_a_supervisor(svc, org)
             Action.FOLLOW_UP_UNREACHABLE,
             note=f"第{attempt + 1}次未接",
         )
+        svc.clock.advance(hours=2)  # P7: attempts are spread out
     with pytest.raises(Forbidden):
         act(svc, org["operator"], number, Action.CLOSE_UNREACHABLE, "多次未接通")
     act(svc, org["supervisor"], number, Action.CLOSE_UNREACHABLE, "三次未接通,主管确认归档")

@@ -57,6 +57,7 @@ def _payload(svc, org: Org, body: dict[str, Any], number: str) -> dict[str, Any]
     body = dict(body)
     for _ in range(body.pop("_attempts", 0)):
         act(svc, org["operator"], number, Action.FOLLOW_UP_UNREACHABLE, note="未接")
+        svc.clock.advance(hours=2)  # P7: attempts are spread out
     if body.get("department_id") == "REPAIR":
         body["department_id"] = org.departments["REPAIR"]
     if body.get("staff_id") == "operator2":
