@@ -92,7 +92,7 @@ def add() -> Any:
     return redirect(url_for("duty.roster"))
 
 
-@bp.route("/duty/shifts/<int:shift_id>/cancel", methods=["POST"])
+@bp.route("/duty/shifts/<id:shift_id>/cancel", methods=["POST"])
 @roles_required(Role.DISPATCHER, Role.SUPERVISOR)
 def cancel(shift_id: int) -> Any:
     """Cancel a shift entered by mistake."""
@@ -164,3 +164,75 @@ def publish() -> Any:
         return outages_page(exc, exc.status)
     flash(_("停水通知已发布"), "success")
     return redirect(url_for("duty.outages_page"))
+
+
+# -- one card of the dispatch board, for live updates -----------------------------------
+
+
+def _board_sections() -> dict[str, frozenset[str]]:
+    """The dispatch board's tables (``hotline.pages.dispatch_home``) and the states each shows."""
+    from hotline.lifecycle import DISPATCH_QUEUE, WORKING, State
+
+    return {
+        "queue": frozenset(DISPATCH_QUEUE),
+        "pending": frozenset({State.EXTENSION_REQUESTED, State.DONE}),
+        "working": frozenset({State.ASSIGNED, *WORKING}),
+    }
+
+
+def board_section(state: str) -> str | None:
+    """Which table of the dispatch board shows a case in ``state`` (None: not on the board)."""
+    return next((name for name, states in _board_sections().items() if state in states), None)
+
+
+def board_counts(session: Any) -> dict[str, int]:
+    """How many cases each table of the dispatch board holds (one grouped query)."""
+    from sqlalchemy import func
+
+    from hotline.models import Case
+
+    sections = _board_sections()
+    on_board = [str(state) for states in sections.values() for state in states]
+    rows = session.execute(
+        select(Case.state, func.count()).where(Case.state.in_(on_board)).group_by(Case.state)
+    )
+    counts = dict.fromkeys(sections, 0)
+    for state, number in rows:
+        counts[board_section(state) or ""] += number
+    return counts
+
+
+@bp.route("/dispatch/cards/<number>")
+@roles_required(Role.DISPATCHER, Role.SUPERVISOR)
+def board_card(number: str) -> Any:
+    """One case's row of the dispatch board, the table it belongs in and the tables' sizes.
+
+    ``{"case", "version", "section", "html", "counts"}``; ``section`` is None
+    (and ``html`` empty) for a case no table shows; 404 for no such case.
+    """
+    from flask import jsonify
+
+    from hotline.services import NotFound, get_case
+
+    session = fresh_db_session()
+    try:
+        case = get_case(session, Actor.of(current_user), number)
+    except NotFound:
+        response = jsonify(case=number, version=None, section=None, html="")
+        response.status_code = 404
+    else:
+        section = board_section(case.state)
+        html = ""
+        if section is not None:
+            html = render_template(
+                "dispatch/_card.html", case=case, labels=labels, now=wiring().now()
+            )
+        response = jsonify(
+            case=case.number,
+            version=case.version,
+            section=section,
+            html=html,
+            counts=board_counts(session),
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response

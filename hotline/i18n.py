@@ -8,6 +8,8 @@ file is kept in the source tree and none goes stale.
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +36,9 @@ def compile_catalogues(target: Path) -> Path:
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as handle:
             catalog = read_po(handle, locale=po_path.parts[-3])
-        tmp = mo_path.with_suffix(".tmp")
+        # A file of this process's own, then an atomic rename: processes that
+        # start side by side (a server's workers) never write the same file.
+        tmp = mo_path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         with tmp.open("wb") as handle:
             write_mo(handle, catalog)
         tmp.replace(mo_path)
