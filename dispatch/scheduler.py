@@ -66,6 +66,8 @@ class SchedulerSettings:
 
     in_process: bool
     interval: float
+    #: Minutes between two seals of the case history (0: only by hand).
+    anchor_minutes: int = 10
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> SchedulerSettings:
@@ -81,7 +83,13 @@ class SchedulerSettings:
                 "setting 'sweep_interval_seconds': expected a whole number of seconds, "
                 f"at least 1, got {interval!r}"
             )
-        return cls(in_process=in_process, interval=float(interval))
+        anchor = settings.get("audit_anchor_minutes", 10)
+        if isinstance(anchor, bool) or not isinstance(anchor, int) or anchor < 0:
+            raise SettingsError(
+                "setting 'audit_anchor_minutes': expected a whole number of minutes "
+                f"(0: never), got {anchor!r}"
+            )
+        return cls(in_process=in_process, interval=float(interval), anchor_minutes=anchor)
 
 
 # -- leadership ----------------------------------------------------------------------
@@ -240,6 +248,8 @@ class SweepRunner:
         self.leadership = leadership
         self.echo = echo or (lambda line: log.info("%s", line))
         self.on_lead = on_lead
+        #: Seals the case history; returns a line to print, or None (set by the wiring).
+        self.anchor: Callable[[], str | None] | None = None
         self.leading = False
         self._checked = False
         self._stopped = False
@@ -275,6 +285,23 @@ class SweepRunner:
             self.echo(str(report))
         return report
 
+    def anchor_if_leading(self) -> None:
+        """Seal the case history (``hotline.audit.anchor``) if this process leads.
+
+        A refusal (the history was tampered with) is reported on every run
+        until someone looks; nothing is sealed over it.
+        """
+        if not self.leading or self.anchor is None:
+            return
+        try:
+            line = self.anchor()
+        except SQLAlchemyError as exc:
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[:1]
+            self.echo(f"scheduler: audit anchor failed, retrying next time: {' '.join(first)}")
+            return
+        if line:
+            self.echo(line)
+
     def stop(self) -> None:
         """Give up the lead for good (the scheduler is shutting down)."""
         self._stopped = True
@@ -289,6 +316,7 @@ def build_scheduler(
     interval: float,
     standby_retry: float,
     timezone: ZoneInfo,
+    anchor_minutes: int = 0,
 ) -> BaseScheduler:
     """A scheduler with the lead job (due at once) and the sweep job (due at once
     whenever this process takes the lead, then every ``interval`` seconds).
@@ -311,6 +339,10 @@ def build_scheduler(
     def sweep_now() -> None:
         scheduler.modify_job("sweep", next_run_time=datetime.now(timezone))
 
+    if anchor_minutes:
+        scheduler.add_job(
+            runner.anchor_if_leading, "interval", minutes=anchor_minutes, id="audit-anchor"
+        )
     runner.on_lead = sweep_now
     # Shutting the scheduler down gives the lead up at once, so a standby takes over.
     scheduler.add_listener(lambda event: runner.stop(), EVENT_SCHEDULER_SHUTDOWN)
@@ -330,6 +362,37 @@ def init_app(app: Flask) -> None:
     app.extensions[SCHEDULER_KEY] = None
 
 
+def audit_anchorer(app: Flask) -> Callable[[], str | None]:
+    """Seal the history with the installation's audit key: the scheduler's job.
+
+    Says nothing when nothing changed; names every problem (and seals
+    nothing) when the history was tampered with (``docs/audit.md``).
+    """
+    from pathlib import Path
+
+    from hotline.audit import anchor
+    from hotline.settings import audit_key
+
+    key = audit_key(app.config["HOTLINE"], Path(app.instance_path))
+    svc: Services = app.extensions["hotline"]
+    prefix = app.config["HOTLINE"]["case_prefix"]
+
+    def run() -> str | None:
+        with svc.sessions() as session, session.begin():
+            result = anchor(session, key, now=svc.now(), prefix=prefix)
+        if result.problems:
+            listed = "; ".join(str(problem) for problem in result.problems[:5])
+            return (
+                f"scheduler: AUDIT: {len(result.problems)} problem(s) in the case history, "
+                f"nothing sealed (run 'hotline audit verify'): {listed}"
+            )
+        if result.written:
+            return f"scheduler: audit anchor {result.seq} sealed {result.sealed} case head(s)"
+        return None
+
+    return run
+
+
 def start_in_process(app: Flask, *, echo: Echo | None = None) -> BaseScheduler | None:
     """Start the sweep in this (web) process if ``scheduler_in_process`` is set.
 
@@ -341,12 +404,14 @@ def start_in_process(app: Flask, *, echo: Echo | None = None) -> BaseScheduler |
         return None
     svc: Services = app.extensions["hotline"]
     runner = SweepRunner(svc, leadership_for(app.config["HOTLINE"]["database_url"]), echo=echo)
+    runner.anchor = audit_anchorer(app) if settings.anchor_minutes else None
     scheduler = build_scheduler(
         BackgroundScheduler,
         runner,
         interval=settings.interval,
         standby_retry=min(DEFAULT_STANDBY_RETRY, settings.interval),
         timezone=svc.timezone,
+        anchor_minutes=settings.anchor_minutes,
     )
     scheduler.start()
     app.extensions[SCHEDULER_KEY] = scheduler
@@ -419,6 +484,7 @@ def run_scheduler(
     svc: Services = app.extensions["hotline"]
     url = app.config["HOTLINE"]["database_url"]
     runner = SweepRunner(svc, leadership_for(url), echo=echo)
+    runner.anchor = audit_anchorer(app) if settings.anchor_minutes else None
     every = interval or settings.interval
     scheduler = build_scheduler(
         BlockingScheduler,
@@ -426,6 +492,7 @@ def run_scheduler(
         interval=every,
         standby_retry=standby_retry,
         timezone=svc.timezone,
+        anchor_minutes=settings.anchor_minutes,
     )
 
     def stop(signum: int, frame: Any) -> None:

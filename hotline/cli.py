@@ -6,6 +6,7 @@ problem and the command exits with status 1 (2 for wrong usage); no traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -71,11 +72,11 @@ class _HotlineGroup(click.Group):
             raise click.ClickException(_database_problem(exc)) from None
 
 
-def _app() -> Any:
+def _app(overrides: dict[str, Any] | None = None) -> Any:
     from hotline.app import create_app
 
     try:
-        return create_app()
+        return create_app(overrides)
     except SettingsError as exc:
         raise click.ClickException(f"settings: {exc}") from None
     except Exception as exc:  # PolicyError and friends name their key
@@ -133,15 +134,30 @@ def db_upgrade(revision: str) -> None:
     help="At least 8 characters (asked for when not given).",
 )
 @click.option("--token", "token_name", default="", help="Also issue an API token with this name.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days the token is valid (default: the api_token_days setting).",
+)
 def create_user(
-    username: str, role: str, display_name: str, department: str, password: str, token_name: str
+    username: str,
+    role: str,
+    display_name: str,
+    department: str,
+    password: str,
+    token_name: str,
+    expires_days: int | None,
 ) -> None:
     """Add a staff member who can log in (and optionally an API token)."""
     from hotline.auth import AccountError, create_staff, issue_token
     from hotline.models import Department
 
+    if expires_days and not token_name:
+        raise click.UsageError("--expires-days goes with --token")
     app = _app()
     wiring = app.extensions["hotline"]
+    days = expires_days or _token_days(app)
     with wiring.sessions() as session:
         department_id = None
         if department:
@@ -163,13 +179,192 @@ def create_user(
                 now=wiring.now(),
             )
             session.flush()
-            token = issue_token(session, staff, token_name, now=wiring.now()) if token_name else ""
+            token = (
+                issue_token(session, staff, token_name, now=wiring.now(), days=days)
+                if token_name
+                else ""
+            )
             session.commit()
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"created {role} '{username}'")
     if token:
         click.echo(f"API token (shown once): {token}")
+        click.echo(f"it expires in {days} days")
+
+
+def _token_days(app: Any) -> int:
+    days = app.config["HOTLINE"].get("api_token_days") or 365
+    if not isinstance(days, int) or days < 1:
+        raise click.ClickException("settings: 'api_token_days' must be a whole number of 1 or more")
+    return days
+
+
+def _account_command(work: Any) -> Any:
+    """Run ``work(session, wiring)`` in one unit of work; an AccountError is one line."""
+    from hotline.auth import AccountError
+
+    wiring = _app().extensions["hotline"]
+    try:
+        with wiring.sessions() as session, session.begin():
+            return work(session, wiring)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts: deactivate, activate, reset a password (docs/accounts.md)."""
+
+
+@staff.command("deactivate")
+@click.argument("username")
+def staff_deactivate(username: str) -> None:
+    """Close an account: no login, every session ended, every API token revoked."""
+    from hotline.auth import deactivate_staff, find_staff
+
+    def work(session: Any, wiring: Any) -> str:
+        person = find_staff(session, username)
+        if not person.active:
+            return f"'{person.username}' is already deactivated"
+        revoked = deactivate_staff(session, person, now=wiring.now())
+        return f"deactivated '{person.username}': sessions ended, {revoked} API token(s) revoked"
+
+    click.echo(_account_command(work))
+
+
+@staff.command("activate")
+@click.argument("username")
+def staff_activate(username: str) -> None:
+    """Open a deactivated account again (revoked tokens stay revoked)."""
+    from hotline.auth import activate_staff, find_staff
+
+    def work(session: Any, wiring: Any) -> str:
+        person = find_staff(session, username)
+        if person.active:
+            return f"'{person.username}' is already active"
+        activate_staff(person)
+        return f"activated '{person.username}'"
+
+    click.echo(_account_command(work))
+
+
+@staff.command("reset-password")
+@click.argument("username")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters (asked for when not given).",
+)
+def staff_reset_password(username: str, password: str) -> None:
+    """Set a new password; the person's sessions end."""
+    from hotline.auth import find_staff, reset_password
+
+    def work(session: Any, wiring: Any) -> str:
+        person = find_staff(session, username)
+        reset_password(person, password)
+        return f"password of '{person.username}' reset; their sessions ended"
+
+    click.echo(_account_command(work))
+
+
+@main.group()
+def token() -> None:
+    """API tokens: list, issue, revoke (docs/accounts.md)."""
+
+
+@token.command("list")
+@click.option("--user", "username", default=None, help="Only this person's tokens.")
+@click.option("--all", "show_all", is_flag=True, help="Also expired and revoked tokens.")
+def token_list(username: str | None, show_all: bool) -> None:
+    """List API tokens: id, person, name, issued, expires, status."""
+    from hotline.auth import find_staff
+    from hotline.models import ApiToken
+
+    def work(session: Any, wiring: Any) -> list[str]:
+        query = select(ApiToken).order_by(ApiToken.id)
+        if username:
+            query = query.where(ApiToken.staff_id == find_staff(session, username).id)
+        now, zone = wiring.now(), wiring.timezone
+        lines = []
+        for row in session.scalars(query):
+            status = row.status(now)
+            if status != "active" and not show_all:
+                continue
+            issued = row.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            expires = row.expires_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            lines.append(
+                f"{row.id:>5}  {row.staff.username:<16} {row.name or '-':<20} "
+                f"{issued}  {expires}  {status}"
+            )
+        return lines
+
+    lines = _account_command(work)
+    if not lines:
+        click.echo("no tokens" if show_all else "no active tokens (--all shows the others)")
+        return
+    click.echo(f"{'id':>5}  {'user':<16} {'name':<20} {'issued':<16}  {'expires':<16}  status")
+    for line in lines:
+        click.echo(line)
+
+
+@token.command("issue")
+@click.argument("name")
+@click.option("--user", "username", required=True, help="The person the token acts as.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days the token is valid (default: the api_token_days setting).",
+)
+def token_issue(name: str, username: str, expires_days: int | None) -> None:
+    """Issue an API token for a person; it is printed once."""
+    from hotline.auth import AccountError, find_staff, issue_token
+
+    app = _app()
+    wiring = app.extensions["hotline"]
+    days = expires_days or _token_days(app)
+    try:
+        with wiring.sessions() as session, session.begin():
+            person = find_staff(session, username)
+            if not person.active:
+                raise AccountError(f"'{person.username}' is deactivated")
+            text = issue_token(session, person, name, now=wiring.now(), days=days)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"API token (shown once): {text}")
+    click.echo(f"it expires in {days} days")
+
+
+@token.command("revoke")
+@click.argument("name", required=False)
+@click.option(
+    "--user", "username", default=None, help="Whose token(s) called NAME (all without NAME)."
+)
+@click.option(
+    "--id", "token_id", type=int, default=None, help="The token's id (hotline token list)."
+)
+def token_revoke(name: str | None, username: str | None, token_id: int | None) -> None:
+    """Revoke API tokens: NAME --user USERNAME, --user USERNAME (all theirs) or --id ID."""
+    from hotline.auth import find_staff, revoke_tokens
+
+    if token_id is None and not username:
+        raise click.UsageError("give NAME with --user USERNAME, or --id ID")
+    if token_id is not None and (name or username):
+        raise click.UsageError("--id names one token: give it alone")
+
+    def work(session: Any, wiring: Any) -> list[Any]:
+        person = find_staff(session, username) if username else None
+        return revoke_tokens(session, now=wiring.now(), token_id=token_id, staff=person, name=name)
+
+    revoked = _account_command(work)
+    if not revoked:
+        what = f"id {token_id}" if token_id is not None else f"'{name or '*'}' of '{username}'"
+        raise click.ClickException(f"no active token {what}")
+    for row in revoked:
+        click.echo(f"revoked token {row.id} '{row.name}'")
 
 
 @main.command()
@@ -192,7 +387,11 @@ def demo(serve: bool, host: str | None, port: int | None) -> None:
         raise click.ClickException(
             f"could not prepare {shown_url(url)}: {_first_line(exc)}"
         ) from None
-    app = _app()
+    # The demo is served over plain http: a Secure cookie would never come back.
+    insecure = (
+        {} if "HOTLINE_SESSION_COOKIE_SECURE" in os.environ else {"session_cookie_secure": False}
+    )
+    app = _app(insecure)
     wiring = app.extensions["hotline"]
     if load_demo(wiring):
         _demo_rota(wiring)
@@ -307,6 +506,11 @@ def _serve(app: Any, host: str, port: int) -> None:
 
     start_in_process(app, echo=click.echo)  # only with scheduler_in_process = true
     click.echo(f"open http://{host}:{port}/ in a browser (Ctrl+C stops)")
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        click.echo(
+            "note: session_cookie_secure is on, so logins hold only over https "
+            "(a proxy in front); for plain http set HOTLINE_SESSION_COOKIE_SECURE=false"
+        )
     # Werkzeug serves pages and websockets in threading mode; behind a proxy
     # in production, see docs/deployment.md.
     socketio.run(app, host=host, port=port, use_reloader=False, allow_unsafe_werkzeug=True)
@@ -377,19 +581,40 @@ def scheduler(once: bool, interval: float | None, standby_retry: float) -> None:
 
 @main.group()
 def audit() -> None:
-    """Checks of the case history."""
+    """Checks and seals of the case history (P6, docs/audit.md)."""
+
+
+def _audit_key(app: Any) -> str:
+    from hotline.settings import audit_key
+
+    try:
+        return audit_key(app.config["HOTLINE"], Path(app.instance_path))
+    except SettingsError as exc:
+        raise click.ClickException(f"settings: {exc}") from None
+
+
+def _snapshot(session: Any) -> None:
+    """Read the whole check from one snapshot (PostgreSQL: repeatable read)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 @audit.command("verify")
 @click.option("--case", "case_number", default=None, help="Check one case only.")
 def audit_verify(case_number: str | None) -> None:
-    """Check every case's event chain; exit 1 if anything was edited or deleted."""
+    """Check every case's history, row, number and seal; exit 1 naming what was tampered with."""
     from hotline.audit import verify
 
     app = _app()
-    with app.extensions["hotline"].sessions() as session:
-        checked, problems = verify(session, case_number=case_number)
-    if case_number and checked == 0:
+    key = _audit_key(app)
+    wiring = app.extensions["hotline"]
+    with wiring.read_session() as session:
+        _snapshot(session)
+        checked, problems = verify(
+            session, case_number=case_number, key=key, prefix=app.config["HOTLINE"]["case_prefix"]
+        )
+        session.rollback()
+    if case_number and checked == 0 and not problems:
         raise click.ClickException(f"no case '{case_number}'")
     for problem in problems:
         click.echo(f"BROKEN {problem}")
@@ -397,6 +622,40 @@ def audit_verify(case_number: str | None) -> None:
         click.echo(f"{len(problems)} problem(s) in {checked} case(s) checked", err=True)
         sys.exit(1)
     click.echo(f"ok: {checked} case(s), every event chain intact")
+
+
+@audit.command("anchor")
+def audit_anchor() -> None:
+    """Seal every case's chain head with the audit key; run it every few minutes.
+
+    Checks what changed since the last anchor first and seals nothing (exit 1,
+    naming the problems) when anything was tampered with.
+    """
+    from hotline.audit import anchor
+
+    app = _app()
+    key = _audit_key(app)
+    wiring = app.extensions["hotline"]
+    with wiring.sessions() as session:
+        _snapshot(session)
+        prefix = app.config["HOTLINE"]["case_prefix"]
+        result = anchor(session, key, now=wiring.now(), prefix=prefix)
+        session.commit()
+    for problem in result.problems:
+        click.echo(f"BROKEN {problem}")
+    if result.problems:
+        click.echo(f"{len(result.problems)} problem(s); nothing sealed", err=True)
+        sys.exit(1)
+    if result.written:
+        click.echo(
+            f"anchor {result.seq}: sealed {result.sealed} new or changed case head(s), "
+            f"{result.case_count} case(s) in all; seal {result.seal}"
+        )
+    else:
+        click.echo(
+            f"nothing changed since anchor {result.seq}, {result.case_count} case(s); "
+            f"seal {result.seal}"
+        )
 
 
 if __name__ == "__main__":

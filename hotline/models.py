@@ -70,6 +70,9 @@ class Staff(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Raised at logout, deactivation and password reset: every login session
+    #: carries the number it was opened with and is refused once it is stale.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
 
@@ -87,7 +90,8 @@ class Staff(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the login session keeps: ``"<id>:<session_version>"``."""
+        return f"{self.id}:{self.session_version}"
 
 
 class ApiToken(Base):
@@ -100,9 +104,18 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     staff: Mapped[Staff] = relationship(lazy="joined")
+
+    def status(self, now: datetime) -> str:
+        """``"revoked"``, ``"expired"`` or ``"active"`` at ``now``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "active"
 
 
 class Customer(Base):
@@ -250,6 +263,9 @@ class CaseEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: Digest of the case row as this event's transaction wrote it (``hotline.audit``,
+    #: docs/audit.md); empty on events written before it was kept.
+    row_digest: Mapped[str | None] = mapped_column(String(72))
 
     actor: Mapped[Staff | None] = relationship(lazy="joined")
 
@@ -309,6 +325,9 @@ APPEND_ONLY_DDL: dict[str, list[str]] = {
         "RAISE EXCEPTION 'case_events is append-only'; END $$",
         "CREATE TRIGGER case_events_no_update BEFORE UPDATE OR DELETE ON case_events "
         "FOR EACH ROW EXECUTE FUNCTION case_events_append_only()",
+        # TRUNCATE fires no row triggers; SQLite has no TRUNCATE.
+        "CREATE TRIGGER case_events_no_truncate BEFORE TRUNCATE ON case_events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION case_events_append_only()",
     ],
 }
 
@@ -316,6 +335,56 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
     for _statement in _statements:
         event.listen(
             CaseEvent.__table__,
+            "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),
+        )
+
+
+class AuditAnchor(Base):
+    """A keyed seal over every case's chain head (P6), written by ``hotline audit anchor``.
+
+    ``heads`` holds what changed since the anchor before: each case's number,
+    last event (sequence number and hash) and that event's row digest, and
+    each day's last case number. ``seal`` is an HMAC-SHA256, with a key kept
+    outside the database, over this anchor and the seal of the one before, so
+    a rewritten and re-hashed history no longer matches. Append-only like the
+    events (triggers below). See docs/audit.md.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    case_count: Mapped[int] = mapped_column(Integer)
+    heads: Mapped[dict[str, Any]] = mapped_column(JSON)
+    key_id: Mapped[str] = mapped_column(String(16))
+    prev_seal: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str] = mapped_column(String(64))
+
+
+#: Triggers that make the anchors append-only too.
+ANCHORS_APPEND_ONLY_DDL: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE TRIGGER audit_anchors_no_update BEFORE UPDATE ON audit_anchors "
+        "BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END",
+        "CREATE TRIGGER audit_anchors_no_delete BEFORE DELETE ON audit_anchors "
+        "BEGIN SELECT RAISE(ABORT, 'audit_anchors is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_anchors_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'audit_anchors is append-only'; END $$",
+        "CREATE TRIGGER audit_anchors_no_update BEFORE UPDATE OR DELETE ON audit_anchors "
+        "FOR EACH ROW EXECUTE FUNCTION audit_anchors_append_only()",
+        "CREATE TRIGGER audit_anchors_no_truncate BEFORE TRUNCATE ON audit_anchors "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_anchors_append_only()",
+    ],
+}
+
+for _dialect, _statements in ANCHORS_APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        event.listen(
+            AuditAnchor.__table__,
             "after_create",
             DDL(_statement).execute_if(dialect=_dialect),
         )

@@ -12,15 +12,15 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 
 from hotline import labels, lifecycle, services
 from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
-from hotline.forms import form_enum, form_int, form_local_datetime, required_int
+from hotline.forms import form_enum, form_int, form_local_datetime, page_number, required_int
 from hotline.lifecycle import Action, State
-from hotline.models import Appointment, CaseDeadline, Department, Staff
+from hotline.models import ApiToken, Appointment, CaseDeadline, Department, Staff
 from hotline.services import Actor, CaseFilter, IntakeCommand, IntakeOutcome, ServiceError
 from hotline.taxonomy import Category, Channel, FollowUpOutcome, Priority, Role, TriageOutcome
 
@@ -88,8 +88,7 @@ def available_actions(actor: Actor, state: State) -> list[Action]:
 
 
 def _page_of_cases(flt: CaseFilter, per_page: int = 25) -> dict[str, Any]:
-    page = request.args.get("page", 1, type=int) or 1
-    page = max(page, 1)
+    page = page_number(request.args.get("page"))  # 1..MAX_PAGE, else 422 naming 'page'
     items, total = services.list_cases(
         db_session(), _actor(), flt, now=wiring().now(), page=page, per_page=per_page
     )
@@ -249,7 +248,7 @@ def supervisor_home() -> Any:
 @bp.route("/admin/staff", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def admin_staff() -> Any:
-    """Staff accounts: list and add."""
+    """Staff accounts and API tokens: list, add; the buttons post to the views below."""
     from hotline.auth import AccountError, create_staff
 
     status = 200
@@ -273,16 +272,110 @@ def admin_staff() -> Any:
         except (AccountError, ServiceError) as exc:
             flash(str(exc), "error")
             status = 422
+    session = db_session()
     return (
         render_template(
             "admin_staff.html",
-            staff=_staff_list(),
+            staff=list(session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.id))),
+            tokens=list(
+                session.scalars(
+                    select(ApiToken)
+                    .where(ApiToken.revoked_at.is_(None))
+                    .order_by(ApiToken.staff_id, ApiToken.id)
+                )
+            ),
             departments=_departments(),
             roles=list(Role),
             **_common(),
         ),
         status,
     )
+
+
+def _admin_change(staff_id: int, change: Any) -> Any:
+    """Apply ``change(session, staff)`` in one unit of work; back to the staff page.
+
+    ``change`` returns the message shown; a refusal is shown instead and
+    nothing is written.
+    """
+    from hotline.auth import AccountError
+
+    try:
+        with wiring().sessions() as session, session.begin():
+            staff = session.get(Staff, staff_id)
+            if staff is None:
+                abort(404, description=_("没有这名人员。"))
+            message = change(session, staff)
+        flash(message, "success")
+    except AccountError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("pages.admin_staff"))
+
+
+@bp.route("/admin/staff/<id:staff_id>/deactivate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def admin_deactivate_staff(staff_id: int) -> Any:
+    """Close an account: no login, every session ended, every API token revoked."""
+    from hotline.auth import AccountError, deactivate_staff
+
+    def change(session: Any, staff: Staff) -> str:
+        if staff.id == current_user.id:
+            raise AccountError(_("不能停用自己的账号。"))
+        count = deactivate_staff(session, staff, now=wiring().now()) if staff.active else 0
+        return _(
+            "已停用 %(username)s:登录已全部结束,撤销 API 令牌 %(count)s 个。",
+            username=staff.username,
+            count=count,
+        )
+
+    return _admin_change(staff_id, change)
+
+
+@bp.route("/admin/staff/<id:staff_id>/activate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def admin_activate_staff(staff_id: int) -> Any:
+    """Open a deactivated account again."""
+    from hotline.auth import activate_staff
+
+    def change(session: Any, staff: Staff) -> str:
+        activate_staff(staff)
+        return _("已启用 %(username)s。", username=staff.username)
+
+    return _admin_change(staff_id, change)
+
+
+@bp.route("/admin/staff/<id:staff_id>/password", methods=["POST"])
+@roles_required(Role.ADMIN)
+def admin_reset_password(staff_id: int) -> Any:
+    """Set a new password for someone; their sessions end (one's own stays open)."""
+    from hotline.auth import reset_password
+
+    changed: list[Staff] = []
+
+    def change(session: Any, staff: Staff) -> str:
+        reset_password(staff, request.form.get("password", ""))
+        changed.append(staff)
+        return _("已重置 %(username)s 的密码,其登录已全部结束。", username=staff.username)
+
+    response = _admin_change(staff_id, change)
+    if changed and changed[0].id == current_user.id:
+        login_user(changed[0])  # the admin's own new password: stay logged in here
+    return response
+
+
+@bp.route("/admin/tokens/<id:token_id>/revoke", methods=["POST"])
+@roles_required(Role.ADMIN)
+def admin_revoke_token(token_id: int) -> Any:
+    """Revoke one API token."""
+    from hotline.auth import revoke_tokens
+
+    with wiring().sessions() as session, session.begin():
+        revoked = revoke_tokens(session, now=wiring().now(), token_id=token_id)
+    if revoked:
+        flash(_("已撤销令牌 %(name)s。", name=revoked[0].name or revoked[0].id), "success")
+    else:
+        flash(_("没有这个有效的令牌。"), "error")
+    return redirect(url_for("pages.admin_staff"))
 
 
 @bp.route("/cases/<number>")

@@ -86,13 +86,39 @@ def resolve_path(value: str) -> Path:
     return here if here.exists() else PROJECT_ROOT / path
 
 
-def secret_key(settings: Mapping[str, Any], instance: Path) -> str:
-    """The configured secret key, or one generated once and kept in the instance folder."""
-    if settings.get("secret_key"):
-        return str(settings["secret_key"])
+def _generated_key(instance: Path, name: str) -> str:
+    """The key kept in file ``name`` of the instance folder, generated there the first time."""
     instance.mkdir(parents=True, exist_ok=True)
-    keyfile = instance / "secret_key"
+    keyfile = instance / name
     if not keyfile.exists():
         keyfile.write_text(secrets.token_hex(32))
         keyfile.chmod(0o600)
     return keyfile.read_text().strip()
+
+
+def secret_key(settings: Mapping[str, Any], instance: Path) -> str:
+    """The configured secret key, or one generated once and kept in the instance folder."""
+    if settings.get("secret_key"):
+        return str(settings["secret_key"])
+    return _generated_key(instance, "secret_key")
+
+
+#: The shortest audit key accepted (a generated one has 64 hex digits).
+AUDIT_KEY_MIN_LENGTH = 32
+
+
+def audit_key(settings: Mapping[str, Any], instance: Path) -> str:
+    """The key that seals the case history's anchors (docs/audit.md).
+
+    The ``audit_key`` setting (best given as ``HOTLINE_AUDIT_KEY`` from a secret
+    store), else one generated once and kept in ``audit_key`` in the instance
+    folder. It must never be stored in the database it protects.
+    """
+    configured = str(settings.get("audit_key") or "")
+    if configured:
+        if len(configured) < AUDIT_KEY_MIN_LENGTH:
+            raise SettingsError(
+                f"setting 'audit_key' must be at least {AUDIT_KEY_MIN_LENGTH} characters"
+            )
+        return configured
+    return _generated_key(instance, "audit_key")

@@ -31,7 +31,8 @@ from tests.support import intake_command, seed_org
 
 MIGRATION_DATABASE = "hotline_migrate_test"
 SQLITE_TRIGGERS = {"case_events_no_update", "case_events_no_delete"}
-POSTGRES_TRIGGERS = {"case_events_no_update"}  # one trigger, BEFORE UPDATE OR DELETE
+# BEFORE UPDATE OR DELETE (each row), and BEFORE TRUNCATE (the statement)
+POSTGRES_TRIGGERS = {"case_events_no_update", "case_events_no_truncate"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
