@@ -14,11 +14,14 @@ The JSON endpoints under ``/api/calls`` drive the live call. Each one parses
 the request, calls one function of :mod:`callflows.calls` and answers with
 the call's whole console view, so the script engine runs on the server and
 P4's read-back gate cannot be skipped from the browser. Refusals are JSON
-naming the field (and the rule), never a 500.
+naming the field (and the rule), never a 500. They are flask-smorest views
+(``api_bp``), so they are in ``/api/openapi.json`` with their bodies and
+refusals, and like every /api route they check the caller before the body.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +29,16 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from marshmallow import (
+    EXCLUDE,
+    INCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+)
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -35,12 +48,15 @@ from callflows.calls import CallFlows, SubmitForm
 from callflows.compliance import find_banned_phrases
 from callflows.engine import READ_BACK_FIELDS, CallSession, ReadBackRequired
 from callflows.flags import excerpt
+from callflows.live import OPERATIONS
 from callflows.models import Call, CallStatusEvent, ComplianceFlag, OutboundAttempt
 from callflows.scripts import FIELDS, StepKind
 from hotline import labels
 from hotline import services as case_services
-from hotline.auth import api_actor, db_session, roles_required
+from hotline.api import ApiBlueprint, InputSchema, refusal, request_actor, rules
+from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
+from hotline.forms import MAX_INT, form_int, page_number
 from hotline.i18n import local_time
 from hotline.models import Case, Customer, Department, Staff
 from hotline.phones import display
@@ -54,7 +70,13 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/callflows/static",
 )
-api_bp = Blueprint("console_api", __name__, url_prefix="/api")
+api_bp = ApiBlueprint(
+    "console_api",
+    __name__,
+    url_prefix="/api",
+    description="The live call on the operator console: answer, script, case, call-back. "
+    "接线台:接听、话术、建单、回拨。",
+)
 
 #: Enum-valued script fields and the display names of their values.
 _CHOICE_LABELS = {
@@ -77,9 +99,7 @@ def _actor() -> Actor:
 
 def _fresh_session() -> Session:
     """The request's session, restarted so it sees what the service just committed."""
-    session = db_session()
-    session.rollback()
-    return session
+    return fresh_db_session()
 
 
 # -- the view of a call, as JSON -----------------------------------------------
@@ -320,55 +340,201 @@ def _call_or_404(session: Session, call_id: int) -> Call:
     return call
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and not request.data:
-        return {}
-    if not isinstance(body, dict):
-        abort(400, description="the request body must be a JSON object")
-    return body
-
-
-def _text(body: Mapping[str, Any], name: str, *, limit: int = _MAX_TEXT) -> str:
-    value = body.get(name, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(f"'{name}' must be text", name)
-    if len(value) > limit:
-        raise Invalid(f"'{name}' is longer than {limit} characters", name)
-    return value
-
-
-def _optional_int(body: Mapping[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool):
-        raise Invalid(f"'{name}' must be a whole number", name)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise Invalid(f"'{name}' must be a whole number", name)
-
-
-def _optional_enum(body: Mapping[str, Any], name: str, enum_cls: type) -> Any:
-    value = body.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return enum_cls(value)
-    except ValueError:
-        raise Invalid(f"'{value}' is not a valid {name}", name) from None
-
-
 def _view_response(call_id: int, actor: Actor, extra: Mapping[str, Any] | None = None) -> Any:
     session = _fresh_session()
     body = call_view(session, _call_or_404(session, call_id), actor)
     if extra:
         body.update(extra)
     return body
+
+
+# -- JSON bodies and answers ----------------------------------------------------
+
+
+class _Object(InputSchema):
+    """A console request body: a JSON object (anything else answers 400); keys it
+    does not know are left aside."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @pre_load
+    def _an_object(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            abort(400, description="the request body must be a JSON object")
+        return data
+
+
+class _RangeUnlessEmpty(validate.Range):
+    """A range check that lets ``None`` (an empty field) through."""
+
+    def __call__(self, value: Any) -> Any:
+        return value if value is None else super().__call__(value)
+
+
+class Whole(fields.Integer):
+    """A whole number, or its ASCII digits as text (as a form sends it); empty means none."""
+
+    def __init__(self, *, minimum: int = 1, maximum: int = MAX_INT, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).setdefault(
+            "description", "a whole number, or its digits as text; empty for none"
+        )
+        super().__init__(
+            load_default=None,
+            allow_none=True,
+            validate=_RangeUnlessEmpty(min=minimum, max=maximum),
+            **kwargs,
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValidationError("must be a whole number")
+        if isinstance(value, str):
+            if not re.fullmatch(r"\s*-?[0-9]{1,19}\s*", value):
+                raise ValidationError("must be a whole number")
+            value = int(value)
+        return value
+
+
+class Choice(fields.Enum):
+    """One of an enum's values; empty (or null) means none chosen."""
+
+    def __init__(self, enum: type, **kwargs: Any) -> None:
+        if not kwargs.get("required"):
+            kwargs.setdefault("load_default", None)
+        super().__init__(enum, by_value=True, allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return None if value == "" else super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false, nothing else."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+def _text(limit: int = _MAX_TEXT, **kwargs: Any) -> fields.String:
+    """Text of at most ``limit`` characters; null reads as empty."""
+    return fields.String(
+        load_default="", allow_none=True, validate=validate.Length(max=limit), **kwargs
+    )
+
+
+class ScriptOpSchema(_Object):
+    """One operation; ``op`` names it, the other keys are its arguments (all text)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    op = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"enum": [name for name in OPERATIONS if name != "end"]},
+    )
+    field = fields.String(validate=validate.Length(max=_MAX_TEXT))
+    value = fields.String(validate=validate.Length(max=_MAX_TEXT))
+    answer = fields.String(validate=validate.Length(max=_MAX_TEXT))
+    step = fields.String(validate=validate.Length(max=_MAX_TEXT))
+
+    @post_load
+    def _text_arguments(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        for name, value in data.items():
+            if not isinstance(value, str) or len(value) > _MAX_TEXT:
+                raise ValidationError(
+                    f"'{name}' must be text of at most {_MAX_TEXT} characters", name
+                )
+        return data
+
+
+class CustomerChoiceSchema(_Object):
+    account_number = _text(32, metadata={"description": "the customer's account number"})
+
+
+class CustomerSearchArgs(InputSchema):
+    q = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class SubmitSchema(_Object):
+    """What the operator submits at the end of the script (the rest was captured)."""
+
+    outcome = Choice(IntakeOutcome, required=True)
+    category = Choice(Category)
+    priority = Choice(Priority)
+    triage = Choice(TriageOutcome)
+    pipe_size_dn = Whole(minimum=15, maximum=3000)
+    customer_account = _text(32)
+    answer = _text()
+    target_department_id = Whole()
+    told_caller = _text()
+    join_case_number = _text(32)
+    summary = _text()
+
+
+class CallBackSchema(_Object):
+    confirm_uncertain = StrictBoolean(
+        load_default=False,
+        metadata={"description": "call again after an attempt whose outcome is uncertain"},
+    )
+
+
+class ComplianceCheckSchema(_Object):
+    text = _text(20000)
+
+
+class IncomingSchema(Schema):
+    waiting = fields.List(fields.Dict(), metadata={"description": "calls ringing now"})
+    missed = fields.List(fields.Dict(), metadata={"description": "calls to call back"})
+
+
+class AnsweredSchema(Schema):
+    call_id = fields.Integer()
+    url = fields.String(metadata={"description": "the live-call page"})
+
+
+class CallViewSchema(Schema):
+    """Everything the live-call page shows."""
+
+    call = fields.Dict()
+    caller = fields.Dict()
+    script = fields.Dict(allow_none=True)
+    similar_cases = fields.List(fields.Dict())
+    case = fields.Dict(allow_none=True)
+    flags = fields.List(fields.Dict())
+    attempts = fields.List(fields.Dict())
+    result = fields.Dict(metadata={"description": "after a submission: its case and promise"})
+
+
+class CustomerFoundSchema(Schema):
+    account_number = fields.String()
+    name = fields.String()
+    address = fields.String()
+
+
+class CustomersSchema(Schema):
+    customers = fields.List(fields.Nested(CustomerFoundSchema))
+
+
+class AttemptResultSchema(Schema):
+    attempt = fields.Dict(metadata={"description": "id, kind, status, provider_sid, error"})
+
+
+class ComplianceFlagSchema(Schema):
+    phrase = fields.String()
+    matched = fields.String()
+    start = fields.Integer()
+    end = fields.Integer()
+    rule = fields.String()
+    excerpt = fields.String()
+
+
+class ComplianceFlagsSchema(Schema):
+    flags = fields.List(fields.Nested(ComplianceFlagSchema))
 
 
 # -- pages ---------------------------------------------------------------------
@@ -454,7 +620,7 @@ def counter_visit() -> Any:
     return redirect(url_for("console.call_page", call_id=call_id))
 
 
-@bp.route("/console/calls/<int:call_id>")
+@bp.route("/console/calls/<id:call_id>")
 @roles_required(Role.OPERATOR, Role.SUPERVISOR)
 def call_page(call_id: int) -> Any:
     """The live call: caller, script and case side by side."""
@@ -491,14 +657,14 @@ def call_log() -> Any:
         except ValueError:
             abort(400, description=_("日期格式应为 YYYY-MM-DD"))
         query = query.where(Call.ringing_at >= start, Call.ringing_at < start + timedelta(days=1))
-    operator = args.get("operator", type=int)
+    operator = form_int(args.get("operator"), "operator", minimum=1)
     if operator:
         query = query.where(Call.answered_by_id == operator)
     if args.get("flagged") == "1":
         query = query.where(Call.id.in_(select(ComplianceFlag.call_id)))
     if args.get("slow") == "1":
         query = query.where(Call.ring_to_answer_seconds > flows().ring_limit_seconds)
-    page = max(args.get("page", 1, type=int) or 1, 1)
+    page = page_number(args.get("page"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.offset((page - 1) * _LOG_PAGE).limit(_LOG_PAGE)).all()
     flag_counts = dict(
@@ -528,7 +694,7 @@ def call_log() -> Any:
     )
 
 
-@bp.route("/calls/<int:call_id>")
+@bp.route("/calls/<id:call_id>")
 @roles_required(Role.SUPERVISOR)
 def call_detail(call_id: int) -> Any:
     """One call for review: timing, script steps, compliance, flags, recording, events."""
@@ -569,15 +735,24 @@ def call_detail(call_id: int) -> Any:
 
 # -- JSON: the live call --------------------------------------------------------
 
+_CALL_RULES = (
+    "Only operators and supervisors take calls (else 403); only the operator who answered "
+    "a call may work its script, choose its customer, submit it or end it (else 403). "
+    "409 when the call is not in a state that allows it (already answered, not answered, "
+    "already ended, already recorded)."
+)
+
 
 def _taker() -> Actor:
-    actor = api_actor()
+    actor = request_actor()
     if actor.role not in calls.CALL_TAKERS:
         abort(403, description="your role does not take calls")
     return actor
 
 
 @api_bp.route("/calls/incoming")
+@api_bp.response(200, IncomingSchema)
+@refusal(api_bp, 403, "your role does not take calls")
 def incoming() -> Any:
     """Calls ringing and calls to call back (the console polls this as a fallback)."""
     _taker()
@@ -585,17 +760,30 @@ def incoming() -> Any:
     return {"waiting": _waiting_rows(session), "missed": _missed_rows(session)}
 
 
-@api_bp.route("/calls/<int:call_id>/answer", methods=["POST"])
+@api_bp.route("/calls/<id:call_id>/answer", methods=["POST"])
+@api_bp.response(200, AnsweredSchema)
+@refusal(api_bp, 403, "your role does not take calls")
+@refusal(api_bp, 404, "no such call")
+@refusal(api_bp, 409, "the call was answered by someone else, or has ended")
 def answer(call_id: int) -> Any:
-    """Take a ringing call; answers with the live-call page to open."""
+    """Take a ringing call; answers with the live-call page to open.
+
+    A call already answered or ended cannot be taken (409).
+    """
     actor = _taker()
     calls.answer(wiring(), flows(), actor, call_id)
     return {"call_id": call_id, "url": url_for("console.call_page", call_id=call_id)}
 
 
-@api_bp.route("/calls/<int:call_id>")
+@api_bp.route("/calls/<id:call_id>")
+@api_bp.response(200, CallViewSchema)
+@refusal(api_bp, 403, "another operator answered this call, or your role does not take calls")
+@refusal(api_bp, 404, "no such call")
 def view(call_id: int) -> Any:
-    """The live call's whole console view."""
+    """The live call's whole console view.
+
+    Only the operator who answered the call, or a supervisor, may see it (else 403).
+    """
     actor = _taker()
     session = _fresh_session()
     call = _call_or_404(session, call_id)
@@ -604,66 +792,101 @@ def view(call_id: int) -> Any:
     return call_view(session, call, actor)
 
 
-@api_bp.route("/calls/<int:call_id>/script", methods=["POST"])
-def script_op(call_id: int) -> Any:
-    """One script operation: ``{"op": "complete"}``, ``{"op": "capture", "field", "value"}``…"""
+@api_bp.route("/calls/<id:call_id>/script", methods=["POST"])
+@api_bp.arguments(ScriptOpSchema)
+@api_bp.response(200, CallViewSchema)
+@refusal(api_bp, 400, "the body is not a JSON object")
+@refusal(api_bp, 403, "only the operator who answered may work the script")
+@refusal(api_bp, 404, "no such call")
+@refusal(api_bp, 409, "the call is not answered, or the caller has gone")
+@refusal(api_bp, 422, "the script refuses the step; `field` (and `rule`, e.g. P4) say why")
+@rules(_CALL_RULES)
+def script_op(body: dict[str, Any], call_id: int) -> Any:
+    """One script operation: ``{"op": "complete"}``, ``{"op": "capture", "field", "value"}``…
+
+    ``op`` is one of capture (``field``, ``value``), answer (``answer``),
+    complete, skip, go_to (``step``), not_heard, start_lookup, reassure,
+    end_lookup, confirm_read_back; the call itself ends with ``/end``. The
+    engine refuses with 422 naming the field: a required step skipped, a step
+    completed before its fields are captured, a value not among the field's
+    choices, a ``contact_phone`` that is not a phone number, a read-back
+    confirmed before problem, need and address are captured (P4).
+    """
     actor = _taker()
-    body = _json_body()
-    op = body.get("op")
-    if not isinstance(op, str) or not op:
-        raise Invalid("'op' is required", "op")
-    args = {k: v for k, v in body.items() if k != "op"}
-    for name, value in args.items():
-        if not isinstance(value, str) or len(value) > _MAX_TEXT:
-            raise Invalid(f"'{name}' must be text of at most {_MAX_TEXT} characters", name)
-    calls.apply_script(wiring(), flows(), actor, call_id, op, args)
+    op = body.pop("op")
+    calls.apply_script(wiring(), flows(), actor, call_id, op, body)
     return _view_response(call_id, actor)
 
 
-@api_bp.route("/calls/<int:call_id>/customer", methods=["POST"])
-def choose_customer(call_id: int) -> Any:
+@api_bp.route("/calls/<id:call_id>/customer", methods=["POST"])
+@api_bp.arguments(CustomerChoiceSchema)
+@api_bp.response(200, CallViewSchema)
+@refusal(api_bp, 400, "the body is not a JSON object")
+@refusal(api_bp, 403, "only the operator who answered may change the caller")
+@refusal(api_bp, 404, "no such call, or no customer with that account")
+@rules(_CALL_RULES)
+def choose_customer(body: dict[str, Any], call_id: int) -> Any:
     """Attach the customer found by search to a call from an unknown number."""
     actor = _taker()
-    account = _text(_json_body(), "account_number", limit=32)
-    calls.choose_customer(wiring(), actor, call_id, account)
+    calls.choose_customer(wiring(), actor, call_id, body["account_number"] or "")
     return _view_response(call_id, actor)
 
 
 @api_bp.route("/customers")
-def customers() -> Any:
-    """Search customers by account number, name or address (for unknown numbers)."""
+@api_bp.arguments(CustomerSearchArgs, location="query")
+@api_bp.response(200, CustomersSchema)
+@refusal(api_bp, 403, "your role does not take calls")
+def customers(args: dict[str, Any]) -> Any:
+    """Search customers by account number, name or address (for unknown numbers).
+
+    ``q`` is at most 100 characters.
+    """
     _taker()
-    query = request.args.get("q", "")
-    if len(query) > 100:
-        raise Invalid("'q' is longer than 100 characters", "q")
     return {
         "customers": [
             {"account_number": c.account_number, "name": c.name, "address": c.address}
-            for c in search_customers(_fresh_session(), query)
+            for c in search_customers(_fresh_session(), args["q"])
         ]
     }
 
 
-@api_bp.route("/calls/<int:call_id>/submit", methods=["POST"])
-def submit(call_id: int) -> Any:
-    """Create the case (or answer on the call, transfer, join, record without a case)."""
+@api_bp.route("/calls/<id:call_id>/submit", methods=["POST"])
+@api_bp.arguments(SubmitSchema)
+@api_bp.response(200, CallViewSchema)
+@refusal(api_bp, 400, "the body is not a JSON object")
+@refusal(api_bp, 403, "only the operator who answered may submit")
+@refusal(api_bp, 404, "no such call, department, customer or case to join")
+@refusal(api_bp, 409, "the call was already recorded, or the case to join cannot take it")
+@refusal(api_bp, 422, "a field is missing or breaks a rule (P4: the read-back, G5: transfer)")
+@rules(_CALL_RULES)
+def submit(body: dict[str, Any], call_id: int) -> Any:
+    """Create the case (or answer on the call, transfer, join, record without a case).
+
+    Refused with 422 naming the field when ``outcome`` is missing; a case
+    (``outcome`` dispatch) needs category, triage and the captured problem,
+    need, address and contact phone read back and confirmed (P4:
+    ``field`` read_back, ``rule`` P4, with the ``missing`` items);
+    answer_on_call needs ``answer``; transfer needs ``target_department_id``
+    and ``told_caller`` (G5); join needs ``join_case_number``;
+    ``pipe_size_dn`` runs from 15 to 3000. Numbers may come as their digits
+    in text, and an empty text means none.
+    """
     actor = _taker()
-    body = _json_body()
-    outcome = _optional_enum(body, "outcome", IntakeOutcome)
+    outcome = body["outcome"]
     if outcome is None:
         raise Invalid("'outcome' is required", "outcome")
     form = SubmitForm(
         outcome=outcome,
-        category=_optional_enum(body, "category", Category),
-        priority=_optional_enum(body, "priority", Priority),
-        triage=_optional_enum(body, "triage", TriageOutcome),
-        pipe_size_dn=_optional_int(body, "pipe_size_dn"),
-        customer_account=_text(body, "customer_account", limit=32),
-        answer=_text(body, "answer"),
-        target_department_id=_optional_int(body, "target_department_id"),
-        told_caller=_text(body, "told_caller"),
-        join_case_number=_text(body, "join_case_number", limit=32).strip(),
-        summary=_text(body, "summary"),
+        category=body["category"],
+        priority=body["priority"],
+        triage=body["triage"],
+        pipe_size_dn=body["pipe_size_dn"],
+        customer_account=body["customer_account"] or "",
+        answer=body["answer"] or "",
+        target_department_id=body["target_department_id"],
+        told_caller=body["told_caller"] or "",
+        join_case_number=(body["join_case_number"] or "").strip(),
+        summary=body["summary"] or "",
     )
     result = calls.submit(wiring(), flows(), actor, call_id, form)
     return _view_response(
@@ -681,7 +904,12 @@ def submit(call_id: int) -> Any:
     )
 
 
-@api_bp.route("/calls/<int:call_id>/end", methods=["POST"])
+@api_bp.route("/calls/<id:call_id>/end", methods=["POST"])
+@api_bp.response(200, CallViewSchema)
+@refusal(api_bp, 403, "only the operator who answered may end the call")
+@refusal(api_bp, 404, "no such call")
+@refusal(api_bp, 409, "the call has already ended")
+@rules(_CALL_RULES)
 def end(call_id: int) -> Any:
     """The operator ends the call (the record shows the operator hung up)."""
     actor = _taker()
@@ -689,31 +917,56 @@ def end(call_id: int) -> Any:
     return _view_response(call_id, actor)
 
 
-@api_bp.route("/calls/<int:call_id>/call-back", methods=["POST"])
-def call_back(call_id: int) -> Any:
-    """Call a missed caller back (after an uncertain attempt: ``confirm_uncertain``)."""
+@api_bp.route("/calls/<id:call_id>/call-back", methods=["POST"])
+@api_bp.arguments(CallBackSchema)
+@api_bp.response(200, AttemptResultSchema)
+@refusal(api_bp, 400, "the body is not a JSON object")
+@refusal(api_bp, 403, "your role does not take calls")
+@refusal(api_bp, 404, "no such call")
+@refusal(api_bp, 409, "answered, already called back, or an uncertain attempt to confirm")
+@refusal(api_bp, 422, "the number was withheld: nobody to call")
+@refusal(api_bp, 502, "the phone system did not place the call (`uncertain`: it may have)")
+def call_back(body: dict[str, Any], call_id: int) -> Any:
+    """Call a missed caller back (after an uncertain attempt: ``confirm_uncertain``).
+
+    Only a missed or abandoned call with a number can be called back (409 /
+    422); after an attempt whose outcome is uncertain, a new one needs
+    ``confirm_uncertain`` true (409).
+    """
     actor = _taker()
-    body = _json_body()
-    confirm = body.get("confirm_uncertain", False)
-    if not isinstance(confirm, bool):
-        raise Invalid("'confirm_uncertain' must be true or false", "confirm_uncertain")
-    attempt = calls.call_back(wiring(), flows(), actor, call_id, confirm_uncertain=confirm)
+    attempt = calls.call_back(
+        wiring(), flows(), actor, call_id, confirm_uncertain=body["confirm_uncertain"]
+    )
     return {"attempt": attempt.__dict__}
 
 
-@api_bp.route("/calls/<int:call_id>/sms", methods=["POST"])
+@api_bp.route("/calls/<id:call_id>/sms", methods=["POST"])
+@api_bp.response(200, AttemptResultSchema)
+@refusal(api_bp, 403, "your role does not take calls")
+@refusal(api_bp, 404, "no such call")
+@refusal(api_bp, 409, "the call has no case yet")
+@refusal(api_bp, 422, "there is no mobile number to text")
+@refusal(api_bp, 502, "the phone system did not send the message (`uncertain`: it may have)")
 def case_sms(call_id: int) -> Any:
-    """Text the caller their case number and promised time."""
+    """Text the caller their case number and promised time.
+
+    The call needs a case (409) and a mobile number to text (422).
+    """
     actor = _taker()
     attempt = calls.send_case_sms(wiring(), flows(), actor, call_id)
     return {"attempt": attempt.__dict__}
 
 
 @api_bp.route("/compliance/check", methods=["POST"])
-def compliance_check() -> Any:
-    """G2 while typing: the banned phrases in ``text``, to warn before it is saved."""
-    api_actor()
-    text = _text(_json_body(), "text", limit=20000)
+@api_bp.arguments(ComplianceCheckSchema)
+@api_bp.response(200, ComplianceFlagsSchema)
+@refusal(api_bp, 400, "the body is not a JSON object")
+def compliance_check(body: dict[str, Any]) -> Any:
+    """G2 while typing: the banned phrases in ``text``, to warn before it is saved.
+
+    ``text`` is at most 20000 characters. Any member of staff may ask.
+    """
+    text = body["text"] or ""
     return {
         "flags": [
             {

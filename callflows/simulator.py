@@ -22,7 +22,7 @@ from callflows.calls import CallFlows
 from callflows.models import Call, Provider
 from callflows.telephony import SimulatorTelephony
 from hotline import labels
-from hotline.auth import db_session
+from hotline.auth import fresh_db_session
 from hotline.auth import services as wiring
 from hotline.i18n import local_time
 from hotline.phones import display
@@ -76,8 +76,7 @@ def _status(call: Call) -> dict[str, Any]:
 
 
 def _call(call_id: int) -> Call:
-    session = db_session()
-    session.rollback()
+    session = fresh_db_session()
     call = session.get(Call, call_id)
     if call is None or call.provider != Provider.SIMULATOR:
         raise NotFound(f"no simulated call {call_id}", "call")
@@ -114,7 +113,7 @@ def page() -> Any:
     )
 
 
-@bp.route("/simulator/calls/<int:call_id>")
+@bp.route("/simulator/calls/<id:call_id>")
 @login_required
 def call(call_id: int) -> Any:
     """The simulated caller on the line: ringing, answered, ended; a hang-up button."""
@@ -129,7 +128,7 @@ def call(call_id: int) -> Any:
     )
 
 
-@bp.route("/simulator/calls/<int:call_id>/status")
+@bp.route("/simulator/calls/<id:call_id>/status")
 @login_required
 def call_status(call_id: int) -> Any:
     """The simulated call's state as JSON (the caller's page polls it)."""
@@ -137,7 +136,7 @@ def call_status(call_id: int) -> Any:
     return _status(_call(call_id))
 
 
-@bp.route("/simulator/calls/<int:call_id>/hang-up", methods=["POST"])
+@bp.route("/simulator/calls/<id:call_id>/hang-up", methods=["POST"])
 @login_required
 def hang_up(call_id: int) -> Any:
     """The simulated caller hangs up (unanswered: the call becomes abandoned)."""

@@ -10,7 +10,10 @@ operator's line and records the conversation.
 Every request must carry a valid ``X-Twilio-Signature`` for the configured
 public base URL (not the URL the app sees behind a proxy); anything else gets
 403. Twilio retries webhooks, so each handler is keyed on the CallSid (and the
-SequenceNumber for status callbacks) and a repeat changes nothing.
+SequenceNumber for status callbacks) and a repeat changes nothing. A signed
+request with a field the hotline cannot keep (text holding a NUL character, a
+SequenceNumber that is not ASCII digits within 0..2**31-1, a value too long)
+answers 4xx naming the field; a webhook never answers 500.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from callflows.telephony import (
 )
 from hotline.auth import db_session
 from hotline.auth import services as wiring
+from hotline.forms import MAX_INT, check_fields, check_moment, parse_int
 from hotline.services import Invalid
 
 bp = Blueprint("twilio_voice", __name__)
@@ -83,6 +87,7 @@ def signed(view: F) -> F:
         validator = RequestValidator(config.auth_token)
         if not signature or not validator.validate(config.url(path), request.form, signature):
             abort(403, description="invalid Twilio signature")
+        check_fields(request.form)  # 422 naming a field whose text cannot be stored
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -106,12 +111,11 @@ def _param(name: str, *, required: bool = True, limit: int = 64) -> str:
 
 
 def _sequence() -> int | None:
-    raw = (request.form.get("SequenceNumber") or "").strip()
-    if not raw:
+    """Twilio's ``SequenceNumber``: ASCII digits from 0 to 2**31 - 1, or none."""
+    raw = request.form.get("SequenceNumber") or ""
+    if not raw.strip():
         return None
-    if not raw.isdigit():
-        raise Invalid("'SequenceNumber' must be a whole number", "SequenceNumber")
-    return int(raw)
+    return parse_int(raw, "SequenceNumber", minimum=0, maximum=MAX_INT)
 
 
 def _timestamp() -> datetime | None:
@@ -120,9 +124,11 @@ def _timestamp() -> datetime | None:
         return None
     try:
         moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         raise Invalid("'Timestamp' must be an RFC 2822 date", "Timestamp") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return check_moment(
+        moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC), "Timestamp"
+    )
 
 
 def _queue(response: VoiceResponse, config: TwilioConfig) -> None:
@@ -266,7 +272,7 @@ def recording() -> Response:
     return Response(status=204)
 
 
-@bp.route("/twilio/voice/outbound/<int:attempt_id>", methods=["POST"])
+@bp.route("/twilio/voice/outbound/<id:attempt_id>", methods=["POST"])
 @signed
 def outbound(attempt_id: int) -> Response:
     """A call-back was answered: apologise for the missed call, connect an operator."""

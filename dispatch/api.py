@@ -12,20 +12,19 @@ from typing import Any
 
 from flask import Flask
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy.orm import Session
 
 from dispatch import duty, figures
 from hotline import services
-from hotline.api import RefusalSchema
-from hotline.auth import api_actor, csrf, db_session, fresh_db_session
+from hotline.api import ApiBlueprint, Day, Id, InputSchema, Moment, refusal, request_actor
+from hotline.auth import csrf, db_session, fresh_db_session
 from hotline.auth import services as wiring
-from hotline.services import Actor, Forbidden
+from hotline.services import Actor, Forbidden, Invalid
 from hotline.taxonomy import Category, Role
 
-bp = Blueprint(
+bp = ApiBlueprint(
     "api_dispatch",
     __name__,
     url_prefix="/api",
@@ -85,11 +84,11 @@ class CaseDeadlinesSchema(Schema):
     stages = fields.List(fields.Nested(StageVerdictSchema))
 
 
-class PeriodArgs(Schema):
+class PeriodArgs(InputSchema):
     """A period of local days, both ends included (default: the last 30 days)."""
 
-    start = fields.Date(data_key="from", load_default=None)
-    end = fields.Date(data_key="to", load_default=None)
+    start = Day(data_key="from", load_default=None)
+    end = Day(data_key="to", load_default=None)
 
     @validates_schema
     def _order(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -144,14 +143,14 @@ class AppointmentSchema(Schema):
     created_at = fields.DateTime()
 
 
-class BookingSchema(Schema):
+class BookingSchema(InputSchema):
     """F1: a visit agreed with the customer."""
 
     class Meta:
         unknown = RAISE
 
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
     requested_by_customer = fields.Boolean(
         required=True,
         metadata={"description": "the customer chose the time: the clocks pause until it"},
@@ -159,31 +158,31 @@ class BookingSchema(Schema):
     note = fields.String(validate=validate.Length(max=2000), load_default="")
 
 
-class RescheduleSchema(Schema):
+class RescheduleSchema(InputSchema):
     class Meta:
         unknown = RAISE
 
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
     requested_by_customer = fields.Boolean(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class NoShowSchema(Schema):
+class NoShowSchema(InputSchema):
     class Meta:
         unknown = RAISE
 
     told_customer = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class CancelSchema(Schema):
+class CancelSchema(InputSchema):
     class Meta:
         unknown = RAISE
 
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class ShutOffSchema(Schema):
+class ShutOffSchema(InputSchema):
     """F12: the water is shut off; the pipe size seen on site picks the repair limit."""
 
     class Meta:
@@ -205,13 +204,13 @@ class ShiftSchema(Schema):
     cancelled_at = fields.DateTime(allow_none=True)
 
 
-class ShiftInputSchema(Schema):
+class ShiftInputSchema(InputSchema):
     class Meta:
         unknown = RAISE
 
-    staff_id = fields.Integer(required=True, strict=True)
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    staff_id = Id(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
     note = fields.String(validate=validate.Length(max=200), load_default="")
 
 
@@ -233,6 +232,8 @@ def _period(args: dict[str, Any]) -> tuple[date, date, datetime, datetime]:
     start_day = args.get("start") or end_day - timedelta(days=29)
     if start_day > end_day:  # only 'to' given, before the default start
         start_day = end_day
+    if end_day - start_day > MAX_PERIOD:  # only 'from' given, long before today
+        raise Invalid(f"a period covers at most {MAX_PERIOD.days} days", "from")
     start = datetime.combine(start_day, time(0), tzinfo=svc.timezone)
     end = datetime.combine(end_day + timedelta(days=1), time(0), tzinfo=svc.timezone)
     return start_day, end_day, start, end
@@ -256,28 +257,33 @@ def _deadlines_body(session: Session, actor: Actor, number: str) -> dict[str, An
 
 # -- views ------------------------------------------------------------------------------
 
+_PERIOD_RULES = (
+    "`from` and `to` are local days (YYYY-MM-DD) in the years 2000 to 2099, both "
+    "included, `from` not after `to`, and the period covers at most 366 days (default: "
+    "the last 30 days); otherwise 422 naming the field. Only dispatchers, supervisors "
+    "and administrators may read it (else 403)."
+)
+
 
 @bp.route("/cases/<number>/deadlines")
 class CaseDeadlines(MethodView):
     @bp.response(200, CaseDeadlinesSchema)
-    @bp.alt_response(404, schema=RefusalSchema)
+    @refusal(bp, 404, "no such case, or not one you may see")
     def get(self, number: str) -> dict[str, Any]:
         """Each stage's limit on this case and whether it was met (环节时限)."""
-        return _deadlines_body(db_session(), api_actor(), number)
+        return _deadlines_body(db_session(), request_actor(), number)
 
 
 @bp.route("/figures/time-limits")
 class TimeLimitFigures(MethodView):
     @bp.arguments(FiguresArgs, location="query")
     @bp.response(200, FiguresSchema)
-    @bp.alt_response(403, schema=RefusalSchema)
+    @refusal(bp, 403, "only dispatchers, supervisors and administrators read the figures")
+    @refusal(bp, 422, "the period is malformed, reversed or longer than 366 days")
+    @bp.doc(description="Stages count in the period their due time falls in. " + _PERIOD_RULES)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Per category, the share of stages that met their limit (时限达标率).
-
-        Stages count in the period their due time falls in; ``from`` and
-        ``to`` are local days, both included (default: the last 30 days).
-        """
-        _oversight(api_actor())
+        """Per category, the share of stages that met their limit (时限达标率)."""
+        _oversight(request_actor())
         start_day, end_day, start, end = _period(args)
         result = figures.time_limit_figures(
             db_session(), start=start, end=end, now=wiring().now(), category=args["category"]
@@ -290,66 +296,101 @@ class TimeLimitFigures(MethodView):
         }
 
 
+_BOOKING_RULES = (
+    "Refused with 422 (rule F1) naming the field when `starts_at` is not still ahead, "
+    "or more than 30 days ahead, or the window does not end after it starts or lasts "
+    "more than 12 hours; times need their zone and lie in the years 2000 to 2099. 409 "
+    "while another booked visit is still ahead, or when the case is closed or merged; "
+    "403 for a crew whose department does not handle the case."
+)
+
+
 @bp.route("/cases/<number>/appointments")
 class Appointments(MethodView):
     @bp.response(200, AppointmentSchema(many=True))
+    @refusal(bp, 404, "no such case, or not one you may see")
     def get(self, number: str) -> Any:
         """The visits booked with the customer, whatever became of them (F1)."""
-        return services.appointments(db_session(), api_actor(), number)
+        return services.appointments(db_session(), request_actor(), number)
 
     @bp.arguments(BookingSchema)
     @bp.response(201, AppointmentSchema)
-    @bp.alt_response(409, schema=RefusalSchema, description="a booked visit is still ahead")
-    @bp.alt_response(422, schema=RefusalSchema)
+    @refusal(bp, 403, "your role, or your department, may not book on this case")
+    @refusal(bp, 404, "no such case, or not one you may see")
+    @refusal(bp, 409, "a booked visit is still ahead, or the case is closed or merged")
+    @refusal(bp, 422, "F1: the time is past, over 30 days ahead, or the window is wrong")
+    @bp.doc(description=_BOOKING_RULES)
     def post(self, body: dict[str, Any], number: str) -> Any:
         """Book a visit (预约上门); a time the customer chose pauses the case's clocks."""
-        return services.book_appointment(wiring(), api_actor(), number, **body)
+        return services.book_appointment(wiring(), request_actor(), number, **body)
 
 
-@bp.route("/cases/<number>/appointments/<int:appointment_id>/reschedule")
+@bp.route("/cases/<number>/appointments/<id:appointment_id>/reschedule")
 class Reschedule(MethodView):
     @bp.arguments(RescheduleSchema)
     @bp.response(201, AppointmentSchema)
-    @bp.alt_response(409, schema=RefusalSchema)
-    @bp.alt_response(422, schema=RefusalSchema)
+    @refusal(bp, 403, "your role, or your department, may not change this visit")
+    @refusal(bp, 404, "no such case, or no such appointment on it")
+    @refusal(bp, 409, "the appointment is no longer booked, or the case is closed or merged")
+    @refusal(bp, 422, "F1: no reason, or the new time is past, too far ahead or wrong")
+    @bp.doc(description="``reason`` must not be blank. " + _BOOKING_RULES)
     def post(self, body: dict[str, Any], number: str, appointment_id: int) -> Any:
         """Move a booked visit, saying why (改约, F1); returns the new appointment."""
         return services.reschedule_appointment(
-            wiring(), api_actor(), number, appointment_id, **body
+            wiring(), request_actor(), number, appointment_id, **body
         )
 
 
-@bp.route("/cases/<number>/appointments/<int:appointment_id>/no-show")
+@bp.route("/cases/<number>/appointments/<id:appointment_id>/no-show")
 class NoShow(MethodView):
     @bp.arguments(NoShowSchema)
     @bp.response(200, AppointmentSchema)
-    @bp.alt_response(409, schema=RefusalSchema)
-    @bp.alt_response(422, schema=RefusalSchema)
+    @refusal(bp, 403, "your role, or your department, may not record this")
+    @refusal(bp, 404, "no such case, or no such appointment on it")
+    @refusal(bp, 409, "the appointment is no longer booked, or the case is closed or merged")
+    @refusal(bp, 422, "F1: how the customer was told is missing, or the visit has not started")
     def post(self, body: dict[str, Any], number: str, appointment_id: int) -> Any:
-        """The customer was absent (用户未在场, F1): record how they were told."""
-        return services.record_no_show(wiring(), api_actor(), number, appointment_id, **body)
+        """The customer was absent (用户未在场, F1): record how they were told.
+
+        Refused with 422 (F1) while the visit has not started yet, or when
+        ``told_customer`` is blank.
+        """
+        return services.record_no_show(wiring(), request_actor(), number, appointment_id, **body)
 
 
-@bp.route("/cases/<number>/appointments/<int:appointment_id>/cancel")
+@bp.route("/cases/<number>/appointments/<id:appointment_id>/cancel")
 class CancelAppointment(MethodView):
     @bp.arguments(CancelSchema)
     @bp.response(200, AppointmentSchema)
-    @bp.alt_response(409, schema=RefusalSchema)
-    @bp.alt_response(422, schema=RefusalSchema)
+    @refusal(bp, 403, "your role, or your department, may not cancel this visit")
+    @refusal(bp, 404, "no such case, or no such appointment on it")
+    @refusal(bp, 409, "the appointment is no longer booked, or the case is closed or merged")
+    @refusal(bp, 422, "F1: the reason is missing")
     def post(self, body: dict[str, Any], number: str, appointment_id: int) -> Any:
-        """Cancel a booked visit, saying why; the clocks run again."""
-        return services.cancel_appointment(wiring(), api_actor(), number, appointment_id, **body)
+        """Cancel a booked visit, saying why; the clocks run again.
+
+        ``reason`` must not be blank (422, F1).
+        """
+        return services.cancel_appointment(
+            wiring(), request_actor(), number, appointment_id, **body
+        )
 
 
 @bp.route("/cases/<number>/shut-off")
 class ShutOff(MethodView):
     @bp.arguments(ShutOffSchema)
     @bp.response(200, CaseDeadlinesSchema)
-    @bp.alt_response(409, schema=RefusalSchema, description="no shut-off is pending")
-    @bp.alt_response(422, schema=RefusalSchema)
+    @refusal(bp, 403, "your role, or your department, may not report this")
+    @refusal(bp, 404, "no such case, or not one you may see")
+    @refusal(bp, 409, "no shut-off is pending on this case")
+    @refusal(bp, 422, "pipe_size_dn is outside DN15..DN3000")
     def post(self, body: dict[str, Any], number: str) -> dict[str, Any]:
-        """The leak's water is shut off (关阀止水, F12); the repair clock starts."""
-        actor = api_actor()
+        """The leak's water is shut off (关阀止水, F12); the repair clock starts.
+
+        Only a leak waiting for its shut-off takes it (else 409);
+        ``pipe_size_dn`` runs from 15 to 3000.
+        """
+        actor = request_actor()
         services.record_shut_off(wiring(), actor, number, **body)
         return _deadlines_body(fresh_db_session(), actor, number)
 
@@ -358,29 +399,43 @@ class ShutOff(MethodView):
 class Shifts(MethodView):
     @bp.arguments(PeriodArgs, location="query")
     @bp.response(200, ShiftSchema(many=True))
-    @bp.alt_response(403, schema=RefusalSchema)
+    @refusal(bp, 403, "only dispatchers, supervisors and administrators read the roster")
+    @refusal(bp, 422, "the period is malformed, reversed or longer than 366 days")
+    @bp.doc(description=_PERIOD_RULES)
     def get(self, args: dict[str, Any]) -> Any:
         """The dispatchers' shifts in the period (调度值班表)."""
-        _oversight(api_actor())
+        _oversight(request_actor())
         _start_day, _end_day, start, end = _period(args)
         return duty.shifts_between(db_session(), start, end)
 
     @bp.arguments(ShiftInputSchema)
     @bp.response(201, ShiftSchema)
-    @bp.alt_response(403, schema=RefusalSchema)
-    @bp.alt_response(422, schema=RefusalSchema)
+    @refusal(bp, 403, "only dispatchers and supervisors change the roster")
+    @refusal(bp, 404, "no active staff member with that id")
+    @refusal(bp, 422, "P1: the shift is over, reversed, longer than 24 hours, or not a dispatcher")
     def post(self, body: dict[str, Any]) -> Any:
-        """Put a dispatcher on duty (排班, P1)."""
-        return duty.add_shift(wiring(), api_actor(), **body)
+        """Put a dispatcher on duty (排班, P1).
+
+        Refused with 422 (P1) naming the field when the shift does not end
+        after it starts, lasts more than 24 hours, has already ended, or
+        ``staff_id`` is not a dispatcher; 404 when ``staff_id`` names no active
+        member of staff. Only dispatchers and supervisors may (else 403).
+        """
+        return duty.add_shift(wiring(), request_actor(), **body)
 
 
-@bp.route("/duty/shifts/<int:shift_id>/cancel")
+@bp.route("/duty/shifts/<id:shift_id>/cancel")
 class CancelShift(MethodView):
     @bp.response(200, ShiftSchema)
-    @bp.alt_response(409, schema=RefusalSchema)
+    @refusal(bp, 403, "only dispatchers and supervisors change the roster")
+    @refusal(bp, 404, "no such shift")
+    @refusal(bp, 409, "the shift is already cancelled or over")
     def post(self, shift_id: int) -> Any:
-        """Cancel a shift entered by mistake; it stays on file."""
-        shift = duty.cancel_shift(wiring(), api_actor(), shift_id)
+        """Cancel a shift entered by mistake; it stays on file.
+
+        A shift already cancelled or over cannot be (409).
+        """
+        shift = duty.cancel_shift(wiring(), request_actor(), shift_id)
         return fresh_db_session().get(type(shift), shift.id)
 
 
@@ -388,10 +443,12 @@ class CancelShift(MethodView):
 class Alarms(MethodView):
     @bp.arguments(PeriodArgs, location="query")
     @bp.response(200, AlarmSchema(many=True))
-    @bp.alt_response(403, schema=RefusalSchema)
+    @refusal(bp, 403, "only dispatchers, supervisors and administrators read the alarms")
+    @refusal(bp, 422, "the period is malformed, reversed or longer than 366 days")
+    @bp.doc(description=_PERIOD_RULES)
     def get(self, args: dict[str, Any]) -> Any:
         """Hours found without a dispatcher on duty (无人值班告警, P1)."""
-        _oversight(api_actor())
+        _oversight(request_actor())
         _start_day, _end_day, start, end = _period(args)
         return duty.alarms_between(db_session(), start, end)
 

@@ -8,6 +8,7 @@ as arguments so tests and the demo pass their own.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from hotline import auth, i18n, realtime
+from hotline import auth, forms, i18n, realtime
 from hotline.db import (
     ScopedSessions,
     make_engine,
@@ -117,12 +118,15 @@ def create_app(
         HOTLINE=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings.get("session_cookie_secure", True)),
+        REMEMBER_COOKIE_SECURE=bool(settings.get("session_cookie_secure", True)),
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE=settings.get("default_locale", "zh_CN"),
         BABEL_DEFAULT_TIMEZONE=settings["timezone"],
         JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+    forms.init_app(app)  # the <id:...> converter, the request size limit, the text check
 
     _sqlite_folder(settings["database_url"])
     engine = make_engine(
@@ -132,7 +136,7 @@ def create_app(
     )
     request_session = _request_session_source(make_reader_sessionmaker(engine))
     app.extensions["hotline"] = Services(
-        sessions=ScopedSessions(make_sessionmaker(engine), request_session),
+        sessions=ScopedSessions(make_sessionmaker(engine), request_session, writing=True),
         readers=ScopedSessions(make_reader_sessionmaker(engine), request_session),
         clock=clock or _utc_now,
         policy=policy,
@@ -163,6 +167,7 @@ def create_app(
 
     idempotency.init_app(app)  # after every blueprint: wraps the API's commands
     _register_error_handlers(app)
+    _register_health(app, engine)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:
@@ -171,6 +176,30 @@ def create_app(
             session.close()
 
     return app
+
+
+def _register_health(app: Flask, engine: Any) -> None:
+    """``GET /health``: for a load balancer or monitoring; no personal data.
+
+    200 with the counters of work that failed after a commit (live pushes and
+    the like), the live-update queue and the connection pool; 503 when the
+    database does not answer.
+    """
+    from sqlalchemy import text
+
+    from hotline.db import after_commit_failures
+
+    @app.get("/health")
+    def health() -> Any:
+        body: dict[str, Any] = {
+            "status": "ok",
+            "after_commit_failures": dict(after_commit_failures),
+            "live_updates": realtime.stats(),
+            "database_pool": engine.pool.status(),
+        }
+        with engine.connect() as connection:  # errors become 503 (_busy)
+            connection.execute(text("SELECT 1"))
+        return jsonify(body)
 
 
 def _wants_json() -> bool:
@@ -192,8 +221,36 @@ def _describe(messages: Any, path: str = "") -> str:
     return f"{path}: {messages}" if path else str(messages)
 
 
+def _error_name(exc: HTTPException) -> str:
+    """``Unprocessable Entity`` -> ``UnprocessableEntity``: one word, like a ServiceError's."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z]+", exc.name))
+
+
+def _first_field(messages: Any) -> str | None:
+    """The field a validation error names first (``{"json": {"category": [...]}}``)."""
+    if isinstance(messages, dict):
+        for location in messages.values():
+            if isinstance(location, dict):
+                for name in location:
+                    if name != "_schema":
+                        return str(name)
+    return None
+
+
+def error_body(code: int, error: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The one error body of every JSON refusal (``hotline.api.ErrorSchema``)."""
+    body: dict[str, Any] = {"code": code, "error": error, "message": message}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return body
+
+
 def _register_error_handlers(app: Flask) -> None:
-    """Errors become a JSON body under /api and a page elsewhere; never a traceback."""
+    """Errors become a JSON body under /api and a page elsewhere; never a traceback.
+
+    Every JSON body has the shape of ``hotline.api.ErrorSchema``: ``code`` (the
+    HTTP status), ``error`` (one word), ``message``, and where they apply
+    ``field``, ``rule`` and ``errors`` (validation messages by location and field).
+    """
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Any:
@@ -203,18 +260,29 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
+        code = exc.code or 500
         if _wants_json():
-            body: dict[str, Any] = {
-                "error": exc.name,
-                "message": exc.description or exc.name,
-                "code": exc.code,
-            }
             messages = (getattr(exc, "data", None) or {}).get("messages")
+            message = exc.description or exc.name
+            if code == 413:
+                message = (
+                    f"the request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes "
+                    "(setting max_request_bytes)"
+                )
+            body = error_body(code, _error_name(exc), message)
             if messages:
-                body["errors"] = messages
                 body["message"] = "invalid input: " + _describe(messages)
-            return jsonify(body), exc.code
-        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+                field = _first_field(messages)
+                if field:
+                    body["field"] = field
+                body["errors"] = messages
+            response = jsonify(body)
+            response.status_code = code
+            for name, value in exc.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
+        return render_template("error.html", code=code, message=exc.description), code
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)
@@ -225,7 +293,7 @@ def _register_error_handlers(app: Flask) -> None:
             app.logger.warning("database unavailable, answered 503: %s", exc)
         message = "the service is busy; nothing was saved, try again in a moment"
         if _wants_json():
-            response = jsonify({"error": "ServiceUnavailable", "message": message, "code": 503})
+            response = jsonify(error_body(503, "ServiceUnavailable", message))
         else:
             response = app.make_response(
                 (render_template("error.html", code=503, message=message), 503)
@@ -239,7 +307,7 @@ def _register_error_handlers(app: Flask) -> None:
         app.logger.exception("unexpected error")
         message = "internal error; the change was not saved"
         if _wants_json():
-            return jsonify({"error": "InternalError", "message": message}), 500
+            return jsonify(error_body(500, "InternalError", message)), 500
         return render_template("error.html", code=500, message=message), 500
 
 

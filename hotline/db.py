@@ -198,6 +198,28 @@ class UnitSession(Session):
         self.info["writing"] = True
         return super().begin()
 
+    def for_writing(self) -> UnitSession:
+        """Make the next transaction a writing one (no-op inside a unit of work)."""
+        if self.in_unit() or self.info.get("writing"):
+            return self
+        if self.in_transaction():
+            if self.new or self.dirty or self.deleted:
+                raise RuntimeError("unsaved changes in a read-only transaction; begin() first")
+            self.commit()
+        self.info["writing"] = True
+        return self
+
+    def refreshed(self) -> UnitSession:
+        """The session, reading what was committed since: inside a unit of work it
+        reloads from the unit (which sees its own writes); otherwise it ends the
+        read transaction so the next read starts afresh."""
+        if self.in_unit():
+            self.flush()
+            self.expire_all()
+        else:
+            self.rollback()
+        return self
+
     def after_commit(self, kind: str, work: Callable[[], Any]) -> None:
         """Run ``work`` once the open unit of work commits (now, when none is open)."""
         if self.in_unit():
@@ -229,15 +251,32 @@ def _unit_ended(session: Session, transaction: SessionTransaction) -> None:
 
 class ScopedSessions:
     """Where services get their session: the current request's one session when
-    there is a request, else a new one from ``maker`` (CLI, scheduler, tests)."""
+    there is a request, else a new one from ``maker`` (CLI, scheduler, tests).
 
-    def __init__(self, maker: sessionmaker[Any], current: Callable[[], Session | None]) -> None:
+    ``writing``: the session is for a change, so in a request its read-only
+    transaction ends and the next one opens on the writer bind (``BEGIN
+    IMMEDIATE`` on SQLite), whether the caller uses ``begin()`` or commits
+    itself.
+    """
+
+    def __init__(
+        self,
+        maker: sessionmaker[Any],
+        current: Callable[[], Session | None],
+        *,
+        writing: bool = False,
+    ) -> None:
         self.maker = maker
         self.current = current
+        self.writing = writing
 
     def __call__(self) -> Session:
         session = self.current()
-        return session if session is not None else self.maker()
+        if session is None:
+            return self.maker()
+        if self.writing and isinstance(session, UnitSession):
+            session.for_writing()
+        return session
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[UnitSession]:

@@ -49,8 +49,8 @@ class _Refused(Exception):
 
 
 def _error(status: int, message: str) -> Response:
-    response = jsonify(
-        {"error": "InvalidIdempotencyKey", "message": message, "code": status, "field": HEADER}
+    response = jsonify(  # the shape of every JSON refusal (hotline.api.ErrorSchema)
+        {"code": status, "error": "InvalidIdempotencyKey", "message": message, "field": HEADER}
     )
     response.status_code = status
     return response

@@ -65,7 +65,12 @@ class ServiceError(Exception):
         self.message, self.field, self.rule = message, field, rule
 
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        """The JSON error body (``hotline.api.ErrorSchema``): code, error, message, field, rule."""
+        body: dict[str, Any] = {
+            "code": self.status,
+            "error": type(self).__name__,
+            "message": self.message,
+        }
         if self.field:
             body["field"] = self.field
         if self.rule:

@@ -193,6 +193,8 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         "HOTLINE_SOCKETIO_MESSAGE_QUEUE": REDIS_URL,
         "HOTLINE_SECRET_KEY": "drill-" + uuid.uuid4().hex,
         "HOTLINE_INSTANCE": str(folder / "instance"),
+        # The drills log in over plain http on loopback; production serves https.
+        "HOTLINE_SESSION_COOKIE_SECURE": "false",
     }
     env.pop("HOTLINE_PROCESS_ROLE", None)
     server = Production(
@@ -205,7 +207,8 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             out = server.hotline(
                 "create-user", who, "--role", role, "--password", "drill-password", "--token", "d"
             )
-            server.tokens[role] = out.strip().split()[-1]
+            token = next(word for word in out.split() if word.startswith("hl_"))
+            server.tokens[role] = token
         server.start()
         yield server
     finally:

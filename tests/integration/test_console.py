@@ -11,6 +11,7 @@ and that bad input is a 4xx naming the field, never a 500.
 from __future__ import annotations
 
 import shutil
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,9 @@ class Console:
         self.token = csrf_from(text_of(client.get("/console")))
 
     def post(self, path: str, body: Any = None):
-        return self.client.post(path, json=body or {}, headers={"X-CSRFToken": self.token})
+        # As the console's JavaScript does: a fresh Idempotency-Key with each POST.
+        headers = {"X-CSRFToken": self.token, "Idempotency-Key": str(uuid.uuid4())}
+        return self.client.post(path, json=body or {}, headers=headers)
 
     def answer(self, call_id: int):
         return self.post(f"/api/calls/{call_id}/answer")

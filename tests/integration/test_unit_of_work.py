@@ -366,3 +366,23 @@ def test_a_web_process_without_the_sweep_says_so_at_start(
         app.extensions["hotline.engine"].dispose()
     assert len(lines) == 1
     assert "hotline scheduler" in lines[0]
+
+
+def test_health_counts_pushes_that_failed_after_the_commit(
+    db_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    def broken_publish(payload: Any) -> None:
+        raise ConnectionError("message queue down")
+
+    app = _make_app(db_url, tmp_path, clock, publish=broken_publish)
+    try:
+        org = seed_org(app.extensions["hotline"])
+        client = app.test_client()
+        before = client.get("/health").json["after_commit_failures"].get("live update", 0)
+        assert client.post("/api/contacts", json=LEAK_REPORT, headers=_auth(org)).status_code == 201
+        health = client.get("/health")
+        assert health.status_code == 200
+        assert health.json["after_commit_failures"]["live update"] == before + 1
+        assert "published" in health.json["live_updates"]
+    finally:
+        app.extensions["hotline.engine"].dispose()
