@@ -246,14 +246,91 @@ def flush(timeout: float = 5.0) -> bool:
 # -- connections ---------------------------------------------------------------------------
 
 
+#: This process's open connections: sid -> (staff id, session version at connect).
+_connections: dict[str, tuple[int, int]] = {}
+_connections_lock = threading.Lock()
+#: Seconds between two checks that every open connection's login still holds.
+SESSION_CHECK_SECONDS = 15.0
+_checker: dict[str, Any] = {}
+
+
 @socketio.on("connect", namespace=NAMESPACE)
 def _connect(auth: Any = None) -> bool:
     """Only logged-in staff connect; each joins the rooms of their role."""
     if not current_user.is_authenticated:
         return False
+    sid = request.sid  # type: ignore[attr-defined]
     for room in rooms_for(Role(current_user.role), current_user.id, current_user.department_id):
-        join_room(room, sid=request.sid, namespace=NAMESPACE)  # type: ignore[attr-defined]
+        join_room(room, sid=sid, namespace=NAMESPACE)
+    with _connections_lock:
+        _connections[sid] = (int(current_user.id), int(current_user.session_version))
+    _start_session_checks()
     return True
+
+
+@socketio.on("disconnect", namespace=NAMESPACE)
+def _disconnect(*args: Any) -> None:
+    with _connections_lock:
+        _connections.pop(request.sid, None)  # type: ignore[attr-defined]
+
+
+def stale_connections(read_staff: Callable[[set[int]], dict[int, tuple[bool, int]]]) -> list[str]:
+    """The open connections whose login has ended since they connected (logout,
+    deactivation, password reset): ``read_staff`` maps staff ids to (active,
+    session version)."""
+    with _connections_lock:
+        open_now = dict(_connections)
+    staff = read_staff({staff_id for staff_id, _ in open_now.values()}) if open_now else {}
+    return [
+        sid
+        for sid, (staff_id, version) in open_now.items()
+        if staff.get(staff_id, (False, 0)) != (True, version)
+    ]
+
+
+def end_stale_connections(app: Flask) -> int:
+    """Disconnect every open connection whose login has ended; returns how many."""
+    from sqlalchemy import select
+
+    from hotline.models import Staff
+
+    def read_staff(ids: set[int]) -> dict[int, tuple[bool, int]]:
+        svc = app.extensions["hotline"]
+        with svc.readers() if svc.readers else svc.sessions() as session:
+            rows = session.execute(
+                select(Staff.id, Staff.active, Staff.session_version).where(Staff.id.in_(ids))
+            ).all()
+        return {row.id: (bool(row.active), int(row.session_version)) for row in rows}
+
+    stale = stale_connections(read_staff)
+    for sid in stale:
+        socketio.server.disconnect(sid, namespace=NAMESPACE)
+        with _connections_lock:
+            _connections.pop(sid, None)
+    if stale:
+        log.info("live updates: closed %d connection(s) whose login had ended", len(stale))
+    return len(stale)
+
+
+def _start_session_checks() -> None:
+    """Once per process: every SESSION_CHECK_SECONDS, close connections of ended logins."""
+    from flask import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if _checker.get("pid") == os.getpid() or app.testing:
+        return  # tests call end_stale_connections themselves
+    _checker["pid"] = os.getpid()
+
+    def loop() -> None:
+        while True:
+            socketio.sleep(SESSION_CHECK_SECONDS)
+            try:
+                with app.app_context():
+                    end_stale_connections(app)
+            except Exception:  # a database hiccup: try again next round
+                log.exception("live updates: could not check open connections' logins")
+
+    socketio.start_background_task(loop)
 
 
 @dataclass(frozen=True)

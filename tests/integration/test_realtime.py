@@ -23,6 +23,7 @@ import redis
 
 from hotline import realtime
 from hotline.lifecycle import State
+from hotline.realtime import socketio
 from hotline.settings import DEFAULT_CONFIG, SettingsError
 from tests.conftest import FakeClock, service_missing
 from tests.integration.pagehelp import logged_in, text_of
@@ -541,3 +542,25 @@ def test_cards_are_open_to_supervisors_and_closed_to_visitors(app, client, app_o
 
     assert client.get(f"/dispatch/cards/{number}").status_code == 302
     assert logged_in(client, "supervisor").get(f"/dispatch/cards/{number}").status_code == 200
+
+
+def test_an_open_screen_is_closed_when_its_login_ends(app, app_org):
+    """Logout elsewhere, deactivation or a password reset ends the login: the
+    live connection it opened is closed too, not left receiving cases."""
+    from hotline.auth import deactivate_staff
+    from hotline.models import Staff
+
+    client = logged_in(app.test_client(), "dispatcher")
+    other = logged_in(app.test_client(), "supervisor")
+    screen = socketio.test_client(app, namespace="/live", flask_test_client=client)
+    kept = socketio.test_client(app, namespace="/live", flask_test_client=other)
+    assert screen.is_connected("/live") and kept.is_connected("/live")
+    assert realtime.end_stale_connections(app) == 0
+    svc = app.extensions["hotline"]
+    with svc.sessions() as session, session.begin():
+        staff = session.get(Staff, app_org["dispatcher"].id)
+        deactivate_staff(session, staff, now=svc.now())
+    assert realtime.end_stale_connections(app) == 1
+    assert not screen.is_connected("/live")
+    assert kept.is_connected("/live")
+    kept.disconnect(namespace="/live")
