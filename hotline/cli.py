@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from hotline.settings import PROJECT_ROOT, SettingsError, load_settings
+from hotline.settings import MIGRATIONS_DIR, SettingsError, load_settings
 
-MIGRATIONS = PROJECT_ROOT / "migrations"
+#: Alembic's script location: ``migrations/``, installed as ``hotline._migrations``.
+MIGRATIONS = MIGRATIONS_DIR
 
 
 def alembic_config(database_url: str) -> AlembicConfig:

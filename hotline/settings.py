@@ -11,11 +11,39 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "hotline.toml"
+"""The folder holding the ``hotline`` package: the repository in a source
+checkout or an editable install, ``site-packages`` in an installed one."""
+
+
+def _shipped_folder(package: str, folder: str) -> Path:
+    """Where the repository's top-level ``folder`` is, installed as ``package``.
+
+    setup.cfg ships ``config/`` as ``hotline._defaults`` and ``migrations/`` as
+    ``hotline._migrations``; without an install that maps them (a source
+    checkout on ``PYTHONPATH``) they are read from the repository itself.
+    """
+    try:
+        found = resources.files(package)
+    except ModuleNotFoundError:
+        return PROJECT_ROOT / folder
+    return found if isinstance(found, Path) else PROJECT_ROOT / folder
+
+
+CONFIG_DIR = _shipped_folder("hotline._defaults", "config")
+"""The shipped ``config/`` folder: the default settings and time-limit policy."""
+MIGRATIONS_DIR = _shipped_folder("hotline._migrations", "migrations")
+"""The shipped ``migrations/`` folder (Alembic's script location)."""
+DEFAULT_CONFIG = CONFIG_DIR / "hotline.toml"
+"""The settings file read when ``HOTLINE_CONFIG`` names none."""
+DEFAULT_TIME_LIMITS = CONFIG_DIR / "time_limits.toml"
+"""The shipped time-limit policy."""
+
+_SHIPPED_FOLDERS = {"config": CONFIG_DIR, "migrations": MIGRATIONS_DIR}
 
 
 class SettingsError(Exception):
@@ -76,14 +104,32 @@ def load_settings(
     return settings
 
 
+def shipped_path(value: str | Path) -> Path:
+    """Where the shipped copy of a repository-relative path is, e.g.
+    ``config/time_limits.toml`` or ``callflows/scripts`` (it need not exist)."""
+    path = Path(value)
+    if path.parts and path.parts[0] in _SHIPPED_FOLDERS:
+        return _SHIPPED_FOLDERS[path.parts[0]].joinpath(*path.parts[1:])
+    return PROJECT_ROOT / path
+
+
 def resolve_path(value: str) -> Path:
-    """A configured path: absolute as given; else in the working directory if it
-    exists there, else in the project's own tree (for the shipped defaults)."""
+    """A configured path: absolute as given; a relative one in the working directory.
+
+    When nothing is at a relative path in the working directory and it names a
+    file the product ships (``config/time_limits.toml``, ``callflows/scripts``),
+    the shipped copy is used: in the repository, or in the installed package.
+    Otherwise the path in the working directory is returned, so a message about
+    a missing file names the place the setting points to.
+    """
     path = Path(value)
     if path.is_absolute():
         return path
     here = Path.cwd() / path
-    return here if here.exists() else PROJECT_ROOT / path
+    if here.exists():
+        return here
+    shipped = shipped_path(path)
+    return shipped if shipped.exists() else here
 
 
 def _generated_key(instance: Path, name: str) -> str:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hotline.settings import DEFAULT_TIME_LIMITS
 from hotline.taxonomy import Category, Priority, Stage
 from hotline.workcalendar import (
     DEFAULT_CLOSES,
@@ -49,12 +50,7 @@ from hotline.workcalendar import (
 POLICY_PATH_ENV = "HOTLINE_TIME_LIMITS_PATH"
 """Environment variable naming a policy file to use instead of the shipped one."""
 
-DEFAULT_POLICY_PATH: Path = Path(
-    os.environ.get(
-        POLICY_PATH_ENV,
-        Path(__file__).resolve().parents[1] / "config" / "time_limits.toml",
-    )
-)
+DEFAULT_POLICY_PATH: Path = Path(os.environ.get(POLICY_PATH_ENV, DEFAULT_TIME_LIMITS))
 """The policy file :meth:`TimeLimitPolicy.load` reads when given no path.
 
 ``config/time_limits.toml`` beside the package, unless the environment variable

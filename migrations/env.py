@@ -4,21 +4,38 @@ The URL comes from the Alembic config (set by ``hotline db upgrade``) or,
 when Alembic is run by hand, from the hotline settings. On PostgreSQL an
 advisory lock keeps two processes from migrating at once and a lock timeout
 keeps a migration from queueing behind live traffic forever.
+
+This folder ships inside the installed package as ``hotline._migrations``;
+the application's packages are imported by name, so it runs the same from
+the repository and from an installed wheel.
 """
 
 from __future__ import annotations
+
+import os
 
 from alembic import context
 from sqlalchemy import event, pool, text
 
 import callflows.models  # noqa: F401
 import dispatch.models  # noqa: F401
+from hotline import timelimits
 from hotline.db import make_engine
 from hotline.models import Base
+from hotline.settings import DEFAULT_TIME_LIMITS
 
 config = context.config
 target_metadata = Base.metadata
 MIGRATION_LOCK = 73_210_001
+
+# A data migration that reads the time-limit policy (0003) takes the shipped
+# one; in an installed package it is not where a source checkout keeps it.
+if (
+    timelimits.POLICY_PATH_ENV not in os.environ
+    and not timelimits.DEFAULT_POLICY_PATH.is_file()
+    and DEFAULT_TIME_LIMITS.is_file()
+):
+    timelimits.DEFAULT_POLICY_PATH = DEFAULT_TIME_LIMITS
 
 
 def _url() -> str:
