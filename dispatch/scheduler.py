@@ -436,6 +436,8 @@ def leader_seen(database_url: str) -> bool | None:
             held = connection.scalar(
                 text(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) "
                     "AND ((classid::bigint << 32) | objid::bigint) = :key"
                 ),
                 {"key": LEADER_LOCK},

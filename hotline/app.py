@@ -124,6 +124,7 @@ def create_app(
         BABEL_DEFAULT_LOCALE=settings.get("default_locale", "zh_CN"),
         BABEL_DEFAULT_TIMEZONE=settings["timezone"],
         JSON_SORT_KEYS=False,
+        SOCKETIO_CHANNEL=settings.get("socketio_channel") or "flask-socketio",
     )
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     forms.init_app(app)  # the <id:...> converter, the request size limit, the text check
@@ -197,7 +198,8 @@ def _register_health(app: Flask, engine: Any) -> None:
             "live_updates": realtime.stats(),
             "database_pool": engine.pool.status(),
         }
-        with engine.connect() as connection:  # errors become 503 (_busy)
+        reader = engine.execution_options(sqlite_begin="DEFERRED")  # no write lock
+        with reader.connect() as connection:  # errors become 503 (_busy)
             connection.execute(text("SELECT 1"))
         return jsonify(body)
 

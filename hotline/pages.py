@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hotline import labels, lifecycle, services
 from hotline.auth import db_session, fresh_db_session, roles_required
@@ -407,8 +408,6 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
             select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.id)
         )
     )
-    with wiring().sessions() as writer, writer.begin():
-        services.mark_seen(writer, actor, case)
     departments = _departments()
     staff = _staff_list()
     working = (Role.OPERATOR, Role.CREW, Role.DISPATCHER, Role.SUPERVISOR)
@@ -437,6 +436,30 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
         ),
         status,
     )
+
+
+@bp.route("/cases/<number>/seen", methods=["POST"])
+@login_required
+def case_seen(number: str) -> Any:
+    """The case page was on screen showing the case up to its change ``seq``.
+
+    The page's script posts this once the page is shown, so opening a case
+    writes nothing; changes made after the page was drawn stay unread on the
+    person's lists. Answers 204; a bad ``seq`` is refused naming it.
+    """
+    seq = required_int(request.form.get("seq"), "seq")
+    actor = _actor()
+    for attempt in (1, 2):
+        try:
+            with wiring().sessions() as session, session.begin():
+                services.mark_seen(session, actor, services.get_case(session, actor, number), seq)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            # The same page in another tab recorded it first; count from its row.
+        else:
+            break
+    return "", 204
 
 
 @bp.route("/cases/<number>/action", methods=["POST"])

@@ -901,13 +901,18 @@ def history(session: Session, actor: Actor, number: str) -> list[CaseEvent]:
     )
 
 
-def mark_seen(session: Session, actor: Actor, case: Case) -> None:
-    """Remember that ``actor`` has read ``case`` up to its latest event."""
+def mark_seen(session: Session, actor: Actor, case: Case, seq: int | None = None) -> None:
+    """Remember that ``actor`` has read ``case`` up to event ``seq`` (default: its latest).
+
+    ``seq`` is what a page showed: it never counts past the case's latest
+    event, and what was read stays read (an older page shown again changes nothing).
+    """
+    upto = case.last_event_seq if seq is None else min(seq, case.last_event_seq)
     seen = session.get(CaseSeen, (actor.id, case.id))
     if seen is None:
-        session.add(CaseSeen(staff_id=actor.id, case_id=case.id, seen_seq=case.last_event_seq))
-    else:
-        seen.seen_seq = case.last_event_seq
+        session.add(CaseSeen(staff_id=actor.id, case_id=case.id, seen_seq=upto))
+    elif upto > seen.seen_seq:
+        seen.seen_seq = upto
 
 
 def unseen_changes(session: Session, actor: Actor, cases: Sequence[Case]) -> dict[int, int]:

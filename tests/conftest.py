@@ -3,13 +3,18 @@ clock, the service wiring, the Flask app and a seeded organisation.
 
 PostgreSQL tests use the server named by ``HOTLINE_TEST_POSTGRES_URL``
 (default: the local server, database ``test``, user ``postgres``) and work in
-a database of their own, ``hotline_test``. Where no server answers they skip
-and say why; with ``HOTLINE_REQUIRE_SERVICES=1`` (as in CI) they fail instead.
+databases of their own, named ``hotline_<purpose>_<run id>_<n>``: the run id
+(process id and a random part, :data:`RUN_ID`) keeps two runs sharing one
+server apart, and each database is dropped when the fixture that made it ends,
+whether its tests passed or failed. Where no server answers they skip and say
+why; with ``HOTLINE_REQUIRE_SERVICES=1`` (as in CI) they fail instead.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 import callflows.models  # noqa: F401
 import dispatch.models  # noqa: F401
@@ -42,41 +47,64 @@ def service_missing(what: str, why: str) -> None:
     pytest.skip(message)
 
 
-def pg_database_url(name: str) -> str:
-    """A URL for database ``name`` on the test server, created empty if missing."""
-    server = make_url(PG_SERVER_URL)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
+#: This run's mark in the name of every database it makes: the process id and a
+#: random part, so runs on other machines sharing the server differ too.
+RUN_ID = f"{os.getpid()}_{secrets.token_hex(4)}"
+_database_numbers = itertools.count(1)
+#: PostgreSQL's limit on the length of a name.
+_MAX_NAME = 63
 
 
-def pg_recreate_database(name: str) -> str:
-    """Drop and create database ``name`` on the test server; returns its URL."""
-    server = make_url(PG_SERVER_URL)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+def unique_database_name(purpose: str) -> str:
+    """A database name no other run, and no other call in this run, uses."""
+    name = f"hotline_{purpose}_{RUN_ID}_{next(_database_numbers)}"
+    if len(name) > _MAX_NAME:
+        raise ValueError(f"database name {name!r} is longer than {_MAX_NAME} characters")
+    return name
+
+
+def _admin_engine() -> Engine:
+    return create_engine(
+        PG_SERVER_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+
+
+def pg_create_database(name: str) -> str:
+    """Create the empty database ``name`` on the test server; returns its URL.
+
+    It fails if the name is taken: a database of another run is never replaced.
+    """
+    admin = _admin_engine()
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
+    return make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def pg_drop_database(name: str) -> None:
-    """Drop database ``name`` on the test server if it exists."""
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    """Drop database ``name`` on the test server if it exists (its connections too)."""
+    admin = _admin_engine()
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def pg_temporary_database(request: pytest.FixtureRequest, purpose: str) -> str:
+    """An empty database for the fixture asking (``request``); returns its URL.
+
+    Its name is unique to this run (:func:`unique_database_name`); it is
+    dropped when that fixture is torn down, whether the tests passed or
+    failed. Skips (or fails) when no server answers.
+    """
+    request.getfixturevalue("postgres_server")
+    name = unique_database_name(purpose)
+    url = pg_create_database(name)
+    request.addfinalizer(lambda: pg_drop_database(name))
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -94,18 +122,15 @@ def postgres_server() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_schema_url(postgres_server: str) -> Iterator[str]:
-    """A database of this test run's own with the current schema, dropped at the end.
-
-    The name carries the process id so two runs on one server never collide.
-    """
-    name = f"hotline_test_{os.getpid()}"
-    url = pg_recreate_database(name)
+def postgres_schema_url(request: pytest.FixtureRequest) -> str:
+    """A database of this test run's own with the current schema, dropped at the end."""
+    url = pg_temporary_database(request, "test")
     engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    pg_drop_database(name)
+    try:
+        Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    return url
 
 
 def _truncate_all(url: str) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import pg_drop_database
+from tests.conftest import pg_drop_database, unique_database_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -92,7 +92,7 @@ def test_the_intake_benchmark_is_found() -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("bench", BENCHMARKS, ids=[bench.stem for bench in BENCHMARKS])
 def test_benchmark_runs_at_smoke_size_and_prints_figures(bench: Path, postgres_server: str) -> None:
-    name = f"hotline_ci_{bench.stem}_{os.getpid()}"
+    name = unique_database_name(f"ci_{bench.stem}")
     url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
     try:
         code, out, err = run_smoke(bench, url)

@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from hotline.models import Case, IdempotentRequest
-from tests.conftest import PG_SERVER_URL, pg_drop_database, pg_recreate_database, service_missing
+from tests.conftest import PG_SERVER_URL, pg_temporary_database, service_missing
 from tests.integration.pagehelp import csrf_from
 from tests.support import LEAK_REPORT
 
@@ -172,7 +172,9 @@ def _redis_answers() -> None:
 
 
 @pytest.fixture(scope="module")
-def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
+def production(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Production]:
     engine = create_engine(PG_SERVER_URL, connect_args={"connect_timeout": 3})
     try:
         with engine.connect() as connection:
@@ -184,8 +186,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
     _redis_answers()
     if not HOTLINE.exists():
         pytest.skip(f"the hotline command is not installed beside {sys.executable}")
-    name = f"hotline_drill_{os.getpid()}"
-    url = pg_recreate_database(name)
+    url = pg_temporary_database(request, "drill")  # dropped after the server stops
     folder = tmp_path_factory.mktemp("production")
     env = {
         **os.environ,
@@ -195,6 +196,8 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         "HOTLINE_INSTANCE": str(folder / "instance"),
         # The drills log in over plain http on loopback; production serves https.
         "HOTLINE_SESSION_COOKIE_SECURE": "false",
+        # Runs sharing the Redis do not hear each other's live updates.
+        "HOTLINE_SOCKETIO_CHANNEL": "drill-" + uuid.uuid4().hex,
     }
     env.pop("HOTLINE_PROCESS_ROLE", None)
     server = Production(
@@ -213,7 +216,6 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         yield server
     finally:
         server.stop()
-        pg_drop_database(name)
 
 
 def _intake(server: Production, key: str | None = None, timeout: float = 30) -> requests.Response:

@@ -37,7 +37,7 @@ from hotline.cli import alembic_config, main, upgrade_database
 from hotline.db import Base, make_engine
 from hotline.models import ApiToken, Staff
 from hotline.settings import SettingsError
-from tests.conftest import pg_drop_database, pg_recreate_database
+from tests.conftest import pg_temporary_database
 from tests.integration.callhelp import CALLER
 from tests.integration.pagehelp import csrf_from, csrf_token, forms_of, logged_in, login, text_of
 from tests.support import PASSWORD
@@ -755,10 +755,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
         return
-    request.getfixturevalue("postgres_server")
-    name = f"hotline_accounts_migrate_{os.getpid()}"
-    yield pg_recreate_database(name)
-    pg_drop_database(name)
+    yield pg_temporary_database(request, "accounts_migrate")
 
 
 def test_migration_0007_adds_versions_and_expiry_to_existing_rows(empty_url: str) -> None:

@@ -9,7 +9,7 @@ writes a case leaves a row that matches the digest its last event recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from hotline.models import AuditAnchor, Case, CaseEvent
 from hotline.services import IntakeOutcome, Services
 from hotline.settings import SettingsError, audit_key
 from hotline.timelimits import TimeLimitPolicy
-from tests.conftest import FakeClock, pg_drop_database, pg_recreate_database
+from tests.conftest import FakeClock, pg_temporary_database
 from tests.support import act, bring_case_to, intake_command, seed_org
 
 KEY = "audit-key-of-the-tests-0123456789abcdef"
@@ -691,18 +691,14 @@ def test_every_column_of_a_case_is_in_the_digest_or_left_out_on_purpose():
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database brought to the head revision by the migrations."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'migrated.db'}"
-        upgrade_database(url)
-        yield url
-        return
-    request.getfixturevalue("postgres_server")
-    url = pg_recreate_database("hotline_audit_migrate_test")
+    else:
+        url = pg_temporary_database(request, "audit_migrate")
     upgrade_database(url)
-    yield url
-    pg_drop_database("hotline_audit_migrate_test")
+    return url
 
 
 def _event_triggers(engine) -> set[str]:

@@ -26,24 +26,20 @@ from hotline.db import Base, make_engine, make_sessionmaker
 from hotline.models import CaseEvent
 from hotline.services import Services
 from hotline.timelimits import TimeLimitPolicy
-from tests.conftest import FakeClock, pg_drop_database, pg_recreate_database
+from tests.conftest import FakeClock, pg_temporary_database
 from tests.support import intake_command, seed_org
 
-MIGRATION_DATABASE = "hotline_migrate_test"
 SQLITE_TRIGGERS = {"case_events_no_update", "case_events_no_delete"}
 # BEFORE UPDATE OR DELETE (each row), and BEFORE TRUNCATE (the statement)
 POSTGRES_TRIGGERS = {"case_events_no_update", "case_events_no_truncate"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database with no tables at all: a new SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    request.getfixturevalue("postgres_server")
-    yield pg_recreate_database(MIGRATION_DATABASE)
-    pg_drop_database(MIGRATION_DATABASE)
+        return f"sqlite:///{tmp_path / 'migrate.db'}"
+    return pg_temporary_database(request, "migrate")
 
 
 @pytest.fixture

@@ -190,7 +190,7 @@ def test_one_advisory_lock_one_leader_and_a_lost_connection_loses_the_lead(db_ur
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = 'test-first'"
+                    "WHERE application_name = 'test-first' AND datname = current_database()"
                 )
             )
         wait_for(lambda: second.hold(), timeout=10, what="the standby to take the lock")
@@ -270,7 +270,8 @@ def lock_holder(db_url: str) -> str | None:
                 text(
                     "SELECT a.application_name FROM pg_locks l "
                     "JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key"
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key "
+                    "AND a.datname = current_database()"  # not another run's on the server
                 ),
                 {"key": dispatch_scheduler.LEADER_LOCK},
             )

@@ -16,7 +16,7 @@ from hotline.db import make_engine, make_sessionmaker
 from hotline.models import CaseDeadline, CaseEvent
 from hotline.services import Services
 from hotline.timelimits import TimeLimitPolicy
-from tests.conftest import FakeClock, pg_recreate_database
+from tests.conftest import FakeClock, pg_temporary_database
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 
@@ -27,8 +27,7 @@ def old_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.db'}"
     else:
-        request.getfixturevalue("postgres_server")
-        url = pg_recreate_database("hotline_upgrade_test")
+        url = pg_temporary_database(request, "upgrade")
     upgrade_database(url, "0002")
     return url
 
