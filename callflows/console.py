@@ -59,6 +59,7 @@ from hotline.auth import services as wiring
 from hotline.forms import MAX_INT, form_int, page_number
 from hotline.i18n import local_time
 from hotline.models import Case, Customer, Department, Staff
+from hotline.pages import case_rows
 from hotline.phones import display
 from hotline.services import Actor, CaseFilter, IntakeOutcome, Invalid, NotFound
 from hotline.taxonomy import Category, Priority, Role, TriageOutcome
@@ -594,6 +595,7 @@ def home() -> Any:
         per_page=15,
     )
     unseen = case_services.unseen_changes(session, actor, mine)
+    now = wiring().now()
     live_call = session.scalar(
         select(Call.id)
         .where(Call.answered_by_id == actor.id, Call.ended_at.is_(None))
@@ -603,7 +605,7 @@ def home() -> Any:
         "callflows/console.html",
         waiting=_waiting_rows(session),
         missed=_missed_rows(session),
-        mine=mine,
+        mine=case_rows(session, mine, now),
         unseen=unseen,
         live_call=live_call,
         **_common(),
@@ -641,6 +643,24 @@ def call_page(call_id: int) -> Any:
         outcomes=list(IntakeOutcome),
         **_common(),
     )
+
+
+def _call_log_row(call: Call, flags: int) -> dict[str, Any]:
+    """One line of the call log: the call and what its review found."""
+    record = call.compliance or {}
+    seconds = call.ring_to_answer_seconds
+    return {
+        "call": call,
+        "ring_seconds": seconds,
+        "slow": seconds is not None and seconds > flows().ring_limit_seconds,
+        "reviewed": bool(record),
+        "done_steps": len(record.get("done_steps", [])),
+        "missed_greeting": bool(record.get("missed_greeting")),
+        "missed_closing": bool(record.get("missed_closing")),
+        "missed_required": len(record.get("missed_required") or []),
+        "reassurance_gaps": bool(record.get("reassurance_gaps")),
+        "flags": flags,
+    }
 
 
 @bp.route("/calls")
@@ -683,8 +703,7 @@ def call_log() -> Any:
     )
     return render_template(
         "callflows/call_log.html",
-        rows=rows,
-        flag_counts=flag_counts,
+        rows=[_call_log_row(call, flag_counts.get(call.id, 0)) for call in rows],
         operators=operators,
         args=args,
         listing={"page": page, "pages": max((total + _LOG_PAGE - 1) // _LOG_PAGE, 1)},

@@ -224,8 +224,14 @@ def board_card(number: str) -> Any:
         section = board_section(case.state)
         html = ""
         if section is not None:
+            from hotline.pages import case_rows
+
+            now = wiring().now()
             html = render_template(
-                "dispatch/_card.html", case=case, labels=labels, now=wiring().now()
+                "dispatch/_card.html",
+                case=case_rows(session, [case], now)[0],
+                labels=labels,
+                now=now,
             )
         response = jsonify(
             case=case.number,

@@ -151,7 +151,6 @@ def create_app(
     app.extensions["hotline.engine"] = engine
 
     i18n.init_app(app)
-    app.jinja_env.globals["warning_share"] = policy.warning_share
     auth.init_app(app)
     realtime.init_app(app, settings.get("socketio_message_queue") or None)
     from hotline import api, pages

@@ -16,7 +16,7 @@ from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hotline import labels, lifecycle, services
+from hotline import labels, lifecycle, services, viewmodels
 from hotline.auth import db_session, fresh_db_session, roles_required
 from hotline.auth import services as wiring
 from hotline.forms import form_enum, form_int, form_local_datetime, page_number, required_int
@@ -88,13 +88,37 @@ def available_actions(actor: Actor, state: State) -> list[Action]:
     ]
 
 
+def case_rows(session: Any, cases: list[Any], now: Any) -> list[viewmodels.CaseRow]:
+    """``cases`` with their countdowns, from their open stage clocks (one query)."""
+    clocks: dict[int, list[CaseDeadline]] = {}
+    ids = [case.id for case in cases]
+    if ids:
+        with session.no_autoflush:
+            for row in session.scalars(
+                select(CaseDeadline)
+                .where(CaseDeadline.case_id.in_(ids), CaseDeadline.ended_at.is_(None))
+                .order_by(CaseDeadline.id)
+            ):
+                clocks.setdefault(row.case_id, []).append(row)
+    return viewmodels.case_rows(cases, clocks, now, wiring().policy.calendar)
+
+
 def _page_of_cases(flt: CaseFilter, per_page: int = 25) -> dict[str, Any]:
+    """One page of cases: ``cases`` as listed, ``items`` the rows shown (with countdowns)."""
     page = page_number(request.args.get("page"))  # 1..MAX_PAGE, else 422 naming 'page'
-    items, total = services.list_cases(
-        db_session(), _actor(), flt, now=wiring().now(), page=page, per_page=per_page
+    now = wiring().now()
+    session = db_session()
+    cases, total = services.list_cases(
+        session, _actor(), flt, now=now, page=page, per_page=per_page
     )
     pages = max((total + per_page - 1) // per_page, 1)
-    return {"items": items, "total": total, "page": page, "pages": pages}
+    return {
+        "cases": cases,
+        "items": case_rows(session, cases, now),
+        "total": total,
+        "page": page,
+        "pages": pages,
+    }
 
 
 def _common() -> dict[str, Any]:
@@ -122,7 +146,7 @@ def operator_home() -> Any:
     typed in after the fact; live calls and counter visits use the console."""
     actor = _actor()
     listing = _page_of_cases(CaseFilter(first_responder_id=actor.id, open_only=True))
-    unseen = services.unseen_changes(db_session(), actor, listing["items"])
+    unseen = services.unseen_changes(db_session(), actor, listing["cases"])
     return render_template(
         "operator.html",
         listing=listing,
@@ -386,6 +410,18 @@ def case_page(number: str) -> Any:
     return _render_case(number)
 
 
+_TEXT_FIELDS = ("answer", "told_caller", "result_note", "note")
+
+
+def _required_text(action: Action) -> frozenset[str]:
+    """The free-text fields ``action``'s form must have filled in (a note only for a note)."""
+    return frozenset(
+        name
+        for name in ACTION_FIELDS.get(action, ())
+        if name in _TEXT_FIELDS and (name != "note" or action == Action.ADD_NOTE)
+    )
+
+
 def _refused(number: str, exc: ServiceError) -> Any:
     """The case page again with the refusal shown; an unknown case stays a 404."""
     if isinstance(exc, services.NotFound) and exc.field == "case":
@@ -411,23 +447,28 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
     departments = _departments()
     staff = _staff_list()
     working = (Role.OPERATOR, Role.CREW, Role.DISPATCHER, Role.SUPERVISOR)
+    now = wiring().now()
+    calendar = wiring().policy.calendar
+    may_book = actor.role != Role.ADMIN and State(case.state) not in (State.CLOSED, State.MERGED)
+    actions = available_actions(actor, State(case.state))
     return (
         render_template(
             "case.html",
             case=case,
             events=events,
             error=error,
-            actions=available_actions(actor, State(case.state)),
+            actions=actions,
             action_fields=ACTION_FIELDS,
+            required_text={action: _required_text(action) for action in actions},
+            case_due=viewmodels.case_due(clocks, now, calendar, fallback_due=case.due_at),
             departments=departments,
             crew=[s for s in staff if s.role == Role.CREW],
             everyone=[s for s in staff if s.role in working],
             follow_up_outcomes=[FollowUpOutcome.SATISFIED, FollowUpOutcome.BASICALLY_SATISFIED],
             created=request.args.get("created") == "1",
-            clocks=clocks,
-            visits=visits,
-            may_book=actor.role != Role.ADMIN
-            and State(case.state) not in (State.CLOSED, State.MERGED),
+            clocks=viewmodels.clock_rows(clocks, now, calendar),
+            visits=[{"visit": v, "may_change": may_book and v.status == "booked"} for v in visits],
+            may_book=may_book,
             may_shut_off=actor.role in (Role.CREW, Role.DISPATCHER, Role.SUPERVISOR)
             and any(c.stage == "shut_off" and c.ended_at is None for c in clocks),
             staff_names={s.id: s.display_name for s in staff},
@@ -500,9 +541,16 @@ def case_action(number: str) -> Any:
     return redirect(url_for("pages.case_page", number=number))
 
 
+def _navigation() -> dict[str, Any]:
+    """The top bar's links for the person logged in (``nav``: endpoints, in order)."""
+    role = current_user.role if current_user and current_user.is_authenticated else None
+    return {"nav": viewmodels.nav_endpoints(role)}
+
+
 def init_app(app: Flask) -> None:
     """Bind the pages to ``app``."""
     app.register_blueprint(bp)
+    app.context_processor(_navigation)
 
 
 @bp.route("/cases/<number>/appointments", methods=["POST"])

@@ -5,21 +5,29 @@
 // (body[data-live-reload]) reload.
 (function () {
   "use strict";
-  // Countdowns: every due time shows what is left, amber from the warning
-  // share of its stage's time and red past the deadline.
+  // Countdowns: every due time shows what is left. The server gives the
+  // instants (data-due, data-warn, data-resume: when a paused clock runs
+  // again, in seconds); the colour switches at them: paused until the
+  // resume instant, amber from the warning, red from the due time.
   var words = document.getElementById("live-notices");
   function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function instant(value) { return value === undefined || value === "" ? null : Number(value); }
   function tick() {
     var now = Date.now() / 1000;
     var marks = document.querySelectorAll(".due[data-due]");
     for (var i = 0; i < marks.length; i++) {
       var mark = marks[i];
       var due = Date.parse(mark.dataset.due) / 1000;
-      var left = Math.round(due - now);
+      var warn = instant(mark.dataset.warn);
+      var resume = instant(mark.dataset.resume);
+      var paused = resume !== null && now < resume;
+      // A paused clock stands still: what is left is counted from when it runs again.
+      var left = Math.round(due - (paused ? resume : now));
       var span = Math.abs(left);
       var text = Math.floor(span / 3600) + ":" + pad(Math.floor(span % 3600 / 60));
-      mark.classList.toggle("breach", left < 0);
-      mark.classList.toggle("warn", left >= 0 && now >= Number(mark.dataset.warn));
+      mark.classList.toggle("paused", paused);
+      mark.classList.toggle("breach", !paused && now >= due);
+      mark.classList.toggle("warn", !paused && now < due && warn !== null && now >= warn);
       var out = mark.querySelector(".left");
       if (out && words) {
         out.textContent = " (" + (left < 0 ? words.dataset.over : words.dataset.left) + " " + text + ")";
