@@ -3,8 +3,9 @@
 Loads the call scripts at start-up, so a malformed script stops the start with
 a :class:`~callflows.scripts.ScriptError` naming the file, the step and the
 key; chooses the telephony adapter from the ``telephony`` setting (tests and
-embedding programs pass their own); hooks G2 flagging into the saving of case
-events; registers the console, the simulator and the Twilio webhooks.
+embedding programs pass their own); gives hotline's services the G2 check
+they call on the staff text they store (``Services.text_checker``); registers
+the console, the simulator and the Twilio webhooks.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def init_app(
         simulator_enabled=chosen == "simulator",
     )
     app.extensions["callflows"] = flows
-    flags.install()
+    flags.install(app.extensions["hotline"])  # G2: services flag the staff text they store
     app.register_blueprint(console.bp)
     app.register_blueprint(console.api_bp)
     # JSON endpoints check the X-CSRFToken header themselves (hotline.auth.api_actor);

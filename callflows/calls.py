@@ -36,7 +36,7 @@ from callflows.engine import (
     ReadBackRequired,
     UnknownField,
 )
-from callflows.flags import flag_text
+from callflows.flags import check_staff_text
 from callflows.models import (
     ENDED_STATUSES,
     AttemptKind,
@@ -886,20 +886,15 @@ def attach_transcript(
         ).delete(synchronize_session=False)
         call.transcript = cleaned
         staff = staff_id if staff_id is not None else call.answered_by_id
-        flags = [
-            flag
-            for turn in cleaned
-            if turn["speaker"] == "staff"
-            for flag in flag_text(
-                session,
-                turn["text"],
-                source="transcript",
-                at=now,
-                staff_id=staff,
-                call_id=call.id,
-                case_id=call.case_id,
-            )
-        ]
+        flags = check_staff_text(
+            session,
+            session.get(Case, call.case_id) if call.case_id is not None else None,
+            None,
+            [("transcript", turn["text"]) for turn in cleaned if turn["speaker"] == "staff"],
+            staff,
+            at=now,
+            call_id=call.id,
+        )
         call.updated_at = now
         return len(flags)
 
@@ -1130,8 +1125,8 @@ def _link_submission(
             )
         if result.case_number is None:
             # No case, so no case event carried the summary: flag it on the call.
-            flag_text(
-                session, form.summary, source="summary", at=now, staff_id=actor.id, call_id=call.id
+            check_staff_text(
+                session, None, None, [("summary", form.summary)], actor.id, at=now, call_id=call.id
             )
         script = load_script(flows, call, svc.now)
         for name, value in (("case_number", result.case_number), ("promised_time", text)):

@@ -1,13 +1,14 @@
 """G2 flags kept for supervisors: banned phrases found in staff text as it is saved.
 
-Every piece of staff text a case takes (notes, answers given on the call, result
-notes, what the caller was told on a transfer, contact summaries, reasons) is
-saved through hotline's service layer as a case event. :func:`install` hooks
-the insertion of case events, so each banned phrase in that text is stored as
-a :class:`~callflows.models.ComplianceFlag` in the same transaction: the text
-and its flags are written together or not at all. Text that belongs to a call
-rather than a case (a contact summary without a case, a transcript's staff
-turns) is flagged with :func:`flag_text`.
+The service that stores staff text calls :func:`check_staff_text` with it,
+inside the transaction that stores it, so each banned phrase becomes a
+:class:`~callflows.models.ComplianceFlag` written together with the text or
+not at all. Hotline's services store case text (notes, answers given on the
+call, result notes, what the caller was told on a transfer, contact summaries,
+reasons) and call ``Services.text_checker`` right after appending the event
+that carries it; :func:`install` sets that to :func:`check_staff_text`.
+:mod:`callflows.calls` calls :func:`check_staff_text` itself for the text it
+stores (a contact summary without a case, a transcript's staff turns).
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Session
 
 from callflows.compliance import Flag, PhraseChecker
 from callflows.models import ComplianceFlag
-from hotline.models import CaseEvent
+from hotline.models import Case, CaseEvent
+from hotline.services import Services
 
-__all__ = ["CASE_TEXT_KEYS", "excerpt", "flag_rows", "flag_text", "install"]
-
-#: Keys of case event data that hold text staff typed.
-CASE_TEXT_KEYS: tuple[str, ...] = ("note", "answer", "result_note", "told_caller", "summary")
+__all__ = ["check_staff_text", "excerpt", "flag_rows", "flag_text", "install"]
 
 _EXCERPT_CONTEXT = 20
 _EXCERPT_LIMIT = 200
@@ -99,33 +96,44 @@ def flag_text(
     return rows
 
 
-def _event_texts(target: CaseEvent) -> Iterable[tuple[str, str]]:
-    data = target.data or {}
-    for key in CASE_TEXT_KEYS:
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            yield key, value
-    if target.reason:
-        yield "reason", target.reason
+def check_staff_text(
+    session: Session,
+    case: Case | None,
+    event: CaseEvent | None,
+    texts: Iterable[tuple[str, str]],
+    actor_id: int | None,
+    *,
+    at: datetime | None = None,
+    call_id: int | None = None,
+) -> list[ComplianceFlag]:
+    """Flag the banned phrases in staff text just stored; returns the flags added.
 
-
-def _after_case_event_insert(
-    mapper: Mapper[Any], connection: Connection, target: CaseEvent
-) -> None:
-    rows = [
-        row
-        for source, text in _event_texts(target)
-        for row in flag_rows(
-            text, source=source, at=target.at, staff_id=target.actor_id, case_id=target.case_id
+    ``texts`` are ``(field, text)`` pairs; the field becomes the flag's
+    ``source`` and ``actor_id`` who wrote it. The flags belong to ``case``
+    and/or the call ``call_id`` and are added to ``session``: the caller's
+    transaction writes them with the text. ``at`` defaults to the time of
+    ``event``. Raises ``ValueError`` when there is neither a case nor a call,
+    or neither ``at`` nor an event.
+    """
+    when = at if at is not None else (event.at if event is not None else None)
+    if when is None:
+        raise ValueError("say when the text was stored: give at or the event")
+    case_id = case.id if case is not None else None
+    return [
+        flag
+        for source, text in texts
+        for flag in flag_text(
+            session,
+            text,
+            source=source,
+            at=when,
+            staff_id=actor_id,
+            call_id=call_id,
+            case_id=case_id,
         )
     ]
-    if rows:
-        # Inside the flush: only the connection may be used, and the flags go
-        # into the same transaction as the event that carries the text.
-        connection.execute(insert(ComplianceFlag.__table__), rows)
 
 
-def install() -> None:
-    """Flag staff text in every case event saved from now on (safe to call twice)."""
-    if not event.contains(CaseEvent, "after_insert", _after_case_event_insert):
-        event.listen(CaseEvent, "after_insert", _after_case_event_insert)
+def install(svc: Services) -> None:
+    """Have ``svc``'s services flag the staff text they store (sets its ``text_checker``)."""
+    svc.text_checker = check_staff_text

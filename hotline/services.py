@@ -130,6 +130,15 @@ class WorkingDays(Protocol):
 
 Publisher = Callable[[Mapping[str, Any]], None]
 
+#: Checks staff text as it is stored (G2), called with the session, the case,
+#: the event that carries the text, the ``(field, text)`` pairs and who wrote
+#: them; whatever it records it adds to the session, so it is written in the
+#: same transaction as the text or not at all.
+TextChecker = Callable[[Session, Case, CaseEvent, Sequence[tuple[str, str]], int | None], Any]
+
+#: Keys of event data that hold text staff typed; an event's reason is staff text too.
+STAFF_TEXT_KEYS: tuple[str, ...] = ("note", "answer", "result_note", "told_caller", "summary")
+
 
 @dataclass
 class Services:
@@ -147,6 +156,8 @@ class Services:
     #: Sessions for pages and reads; writes go through ``sessions``. In a web
     #: request both hand out the request's one session (``hotline.db.ScopedSessions``).
     readers: Callable[[], Session] | None = None
+    #: Called right after an event carrying staff text is appended (None: not checked).
+    text_checker: TextChecker | None = None
 
     def read_session(self) -> Session:
         """A session for reading only (no write lock on SQLite)."""
@@ -178,6 +189,26 @@ class Services:
         if moment.tzinfo is None:
             raise ValueError("the clock must return timezone-aware times")
         return moment
+
+
+def staff_texts(event: CaseEvent) -> list[tuple[str, str]]:
+    """The ``(field, text)`` pairs of text staff typed that ``event`` carries."""
+    data = event.data or {}
+    texts = [
+        (key, value)
+        for key in STAFF_TEXT_KEYS
+        if isinstance(value := data.get(key), str) and value.strip()
+    ]
+    if event.reason:
+        texts.append(("reason", event.reason))
+    return texts
+
+
+def _check_text(svc: Services, session: Session, case: Case, event: CaseEvent) -> CaseEvent:
+    """Hand the staff text ``event`` carries to ``svc.text_checker``; returns ``event``."""
+    if svc.text_checker is not None and (texts := staff_texts(event)):
+        svc.text_checker(session, case, event, texts, event.actor_id)
+    return event
 
 
 @dataclass(frozen=True)
@@ -409,7 +440,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
                 )
             contact.case_id = case.id
             contact.disposition = Disposition.JOINED_CASE
-            append_event(
+            event = append_event(
                 session,
                 case,
                 action="contact",
@@ -419,6 +450,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
                 at=now,
                 data={"contact_channel": cmd.channel, "summary": cmd.summary.strip()},
             )
+            _check_text(svc, session, case, event)
             case.updated_at = now
             session.flush()
             return IntakeResult(
@@ -656,7 +688,7 @@ def _transition(
         event_data = {k: v for k, v in data.items() if k != "parent_case_number"}
         if case.due_at is not None:
             event_data["due_at"] = case.due_at
-        return append_event(
+        event = append_event(
             session,
             case,
             action=action,
@@ -667,6 +699,7 @@ def _transition(
             reason=reason or "",
             data=event_data,
         )
+        return _check_text(svc, session, case, event)
 
 
 def _last_unreachable(session: Session, case: Case) -> datetime | None:
@@ -1042,6 +1075,7 @@ def _clock_data(
 
 
 def _record_milestone(
+    svc: Services,
     session: Session,
     case: Case,
     actor: Actor,
@@ -1051,7 +1085,7 @@ def _record_milestone(
     reason: str = "",
 ) -> None:
     """Append an event that records a step outside the lifecycle (the state stays)."""
-    append_event(
+    event = append_event(
         session,
         case,
         action=action,
@@ -1062,6 +1096,7 @@ def _record_milestone(
         reason=reason,
         data=data,
     )
+    _check_text(svc, session, case, event)
     case.updated_at = now
 
 
@@ -1120,7 +1155,7 @@ def book_appointment(
             "note": appointment.note,
             **_clock_data(svc, session, case, now, starts_at if requested_by_customer else None),
         }
-        _record_milestone(session, case, actor, "appointment_booked", now, data)
+        _record_milestone(svc, session, case, actor, "appointment_booked", now, data)
     _publish(svc, case, "appointment_booked")
     return appointment
 
@@ -1173,7 +1208,7 @@ def reschedule_appointment(
             **_clock_data(svc, session, case, now, starts_at if requested_by_customer else None),
         }
         _record_milestone(
-            session, case, actor, "appointment_rescheduled", now, data, reason.strip()
+            svc, session, case, actor, "appointment_rescheduled", now, data, reason.strip()
         )
     _publish(svc, case, "appointment_rescheduled")
     return new
@@ -1203,7 +1238,7 @@ def record_no_show(
             "told_customer": told_customer.strip(),
             **_clock_data(svc, session, case, now, None),
         }
-        _record_milestone(session, case, actor, "appointment_no_show", now, data)
+        _record_milestone(svc, session, case, actor, "appointment_no_show", now, data)
     _publish(svc, case, "appointment_no_show")
     return appointment
 
@@ -1225,7 +1260,9 @@ def cancel_appointment(
         appointment.status = AppointmentStatus.CANCELLED
         session.flush()
         data = {"appointment_id": appointment.id, **_clock_data(svc, session, case, now, None)}
-        _record_milestone(session, case, actor, "appointment_cancelled", now, data, reason.strip())
+        _record_milestone(
+            svc, session, case, actor, "appointment_cancelled", now, data, reason.strip()
+        )
     _publish(svc, case, "appointment_cancelled")
     return appointment
 
@@ -1278,6 +1315,7 @@ def record_shut_off(
                 f"case {case.number} is not waiting for the water to be shut off", "stage"
             ) from None
         _record_milestone(
+            svc,
             session,
             case,
             actor,

@@ -512,7 +512,7 @@ def _flags(svc) -> list[ComplianceFlag]:
 def test_g2_a_banned_phrase_in_a_case_note_is_flagged_with_the_case(svc, org):
     from callflows import flags
 
-    flags.install()
+    flags.install(svc)
     number = bring_case_to(svc, org, State.WITH_DISPATCH)
 
     act(svc, org["operator"], number, Action.ADD_NOTE, note="用户又打来,这事不归我管")
@@ -543,7 +543,7 @@ def test_g2_result_notes_and_answers_saved_through_the_product_are_flagged(
     from callflows import flags
     from tests.support import intake_command
 
-    flags.install()
+    flags.install(svc)
     if action is None:
         services.intake(
             svc,
@@ -561,7 +561,7 @@ def test_g2_text_refused_with_its_action_leaves_no_flag(svc, org):
     from callflows import flags
     from tests.support import intake_command
 
-    flags.install()
+    flags.install(svc)
     with pytest.raises(services.ServiceError):
         services.intake(
             svc,
@@ -579,7 +579,7 @@ def test_g2_text_refused_with_its_action_leaves_no_flag(svc, org):
 def test_g2_flags_from_a_console_submission_belong_to_the_call_and_the_case(svc, org):
     from callflows import flags
 
-    flags.install()
+    flags.install(svc)
     flows = make_flows()
     actor = org["operator"]
     call_id = answered_call(svc, flows, actor)
