@@ -27,8 +27,9 @@ from hotline.workcalendar import WorkCalendar
 OK, WARN, BREACH, PAUSED, NONE = "ok", "warn", "breach", "paused", "none"
 
 
-def _ts(moment: datetime | None) -> int | None:
-    return int(moment.timestamp()) if moment is not None else None
+def _ts(moment: datetime | None) -> float | None:
+    """Epoch seconds, to the microsecond: rows due in the same second keep their order."""
+    return moment.timestamp() if moment is not None else None
 
 
 @dataclass(frozen=True)
@@ -47,17 +48,17 @@ class Due:
     paused_until: datetime | None = None
 
     @property
-    def due_ts(self) -> int | None:
+    def due_ts(self) -> float | None:
         """The due instant in seconds since the epoch (for the live countdown)."""
         return _ts(self.due_at)
 
     @property
-    def warn_ts(self) -> int | None:
+    def warn_ts(self) -> float | None:
         """The warning instant in seconds since the epoch (for the live countdown)."""
         return _ts(self.warn_at)
 
     @property
-    def resume_ts(self) -> int | None:
+    def resume_ts(self) -> float | None:
         """When a paused countdown runs again, in seconds since the epoch."""
         return _ts(self.paused_until) if self.state == PAUSED else None
 

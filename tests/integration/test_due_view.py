@@ -57,7 +57,7 @@ def _case_mark(client, number: str) -> dict[str, str]:
 
 
 def _ts(moment: datetime) -> str:
-    return str(int(moment.timestamp()))
+    return str(moment.timestamp())
 
 
 def _warned(svc, number: str) -> bool:

@@ -66,7 +66,7 @@ def test_a_running_clock_is_ok_then_warn_then_breach():
     assert view.state == WARN and view.warn_at == at(8) and view.due_at == at(10)
     assert clock_due(c, at(10), CALENDAR).state == BREACH
     assert clock_due(c, at(11), CALENDAR).state == BREACH
-    assert view.warn_ts == int(at(8).timestamp()) and view.due_ts == int(at(10).timestamp())
+    assert view.warn_ts == at(8).timestamp() and view.due_ts == at(10).timestamp()
 
 
 def test_the_warning_instant_is_the_one_the_sweep_acts_on():
