@@ -45,14 +45,11 @@ import platform
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -66,40 +63,30 @@ PROJECT_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import floor_app  # noqa: E402  (beside this file)
+from servers import (  # noqa: E402  (beside this file)
+    HOST,
+    LEAK_REPORT,
+    BenchError,
+    Server,
+    create_database,
+    drop_database,
+    load_average,
+    server_version,
+    start_server,
+    stop_server,
+    wait_until_answering,
+)
 
-HOST = "127.0.0.1"  # both servers and the load generator stay on loopback
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
 REQUEST_TIMEOUT = 30.0  # seconds one request may take before it counts as unanswered
-START_TIMEOUT = 60.0  # seconds a server may take to answer its first request
-STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 MAX_REQUESTS_PER_CLIENT = 1_000_000  # a bound on each client's loop besides its time
 GOAL_CLIENTS = 16
-
-#: A complete phone report of a leak, read back to the caller (P4), for dispatch.
-PHONE_CONTACT: dict[str, Any] = {
-    "channel": "phone",
-    "outcome": "dispatch",
-    "caller_number": "13805341234",
-    "category": "leak",
-    "priority": "normal",
-    "problem": "汉槐街路边冒水",
-    "need": "派人维修",
-    "address": "禹城市汉槐街 18 号",
-    "contact_name": "孙先生",
-    "contact_phone": "13805341234",
-    "triage": "utility",
-    "read_back_confirmed": True,
-}
 
 #: The organisation an intake for dispatch needs: the dispatch center and the operators' desk.
 DEPARTMENTS = [
     {"code": "DISPATCH", "name_zh": "调度中心", "name_en": "Dispatch center", "center": True},
     {"code": "HOTLINE", "name_zh": "客服中心", "name_en": "Customer service", "center": False},
 ]
-
-
-class BenchError(Exception):
-    """The bench cannot go on (a server did not start, set-up failed); the message says why."""
 
 
 # -- databases ------------------------------------------------------------------------
@@ -111,42 +98,6 @@ def server_of(url: str) -> URL:
     if parsed.get_backend_name() != "postgresql":
         raise BenchError(f"--url must name a PostgreSQL server, got {parsed.get_backend_name()}")
     return parsed.set(database=None)
-
-
-def database_url(server: URL, name: str) -> str:
-    return server.set(database=name).render_as_string(hide_password=False)
-
-
-@contextmanager
-def admin(server: URL) -> Iterator[Any]:
-    engine = create_engine(
-        server.set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5},
-    )
-    try:
-        with engine.connect() as conn:
-            yield conn
-    finally:
-        engine.dispose()
-
-
-def create_database(server: URL, name: str) -> str:
-    """Drop and create database ``name``; returns its URL."""
-    with admin(server) as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return database_url(server, name)
-
-
-def drop_database(server: URL, name: str) -> None:
-    with admin(server) as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def server_version(server: URL) -> str:
-    with admin(server) as conn:
-        return str(conn.scalar(text("SHOW server_version")))
 
 
 def hotline_command(args: list[str], env: dict[str, str]) -> str:
@@ -268,7 +219,7 @@ def count_intake_sql(env: dict[str, str], token: str, instance: Path) -> SqlCoun
     try:
         for warm_up in (True, False):
             counting = None if warm_up else SqlCount()
-            response = client.post("/api/contacts", json=PHONE_CONTACT, headers=headers)
+            response = client.post("/api/contacts", json=LEAK_REPORT, headers=headers)
             if response.status_code != 201:
                 raise BenchError(
                     f"in-process intake answered {response.status_code}: "
@@ -280,111 +231,7 @@ def count_intake_sql(env: dict[str, str], token: str, instance: Path) -> SqlCoun
     return counting
 
 
-# -- servers ------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    database: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(
-    name: str,
-    database: str,
-    target: str,
-    env: dict[str, str],
-    *,
-    workers: int,
-    threads: int,
-    log_dir: Path,
-    python_path: Path | None = None,
-) -> Server:
-    """Start gunicorn serving ``target`` on a free loopback port, in a process group of its own."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        f"--bind={HOST}:{port}",
-        f"--workers={workers}",
-        f"--threads={threads}",
-        "--worker-class=gthread",
-        "--timeout=60",
-        "--graceful-timeout=5",
-        "--log-level=warning",
-        f"--chdir={PROJECT_ROOT}",
-    ]
-    if python_path is not None:
-        command.append(f"--pythonpath={python_path}")
-    command.append(target)
-    log = log_dir / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Server(name, database, port, process, log)
-
-
-def wait_until_answering(server: Server, path: str) -> None:
-    """Wait until ``GET path`` gets any answer below 500; raises :class:`BenchError` if not."""
-    import http.client
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchError(
-                f"{server.name} server exited with status {server.process.returncode}:\n"
-                f"{server.log_tail()}"
-            )
-        connection = http.client.HTTPConnection(HOST, server.port, timeout=5)
-        try:
-            connection.request("GET", path)
-            status = connection.getresponse().status
-            if status < 500:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise BenchError(
-        f"{server.name} server did not answer within {START_TIMEOUT:.0f} s:\n{server.log_tail()}"
-    )
-
-
-def stop_server(server: Server) -> None:
-    """SIGTERM to the server's process group, then SIGKILL if it is still there."""
-    if server.process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=STOP_TIMEOUT)
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(server.process.pid, signal.SIGKILL)  # workers left behind by the master
-    if server.process.poll() is None:
-        server.process.wait(timeout=STOP_TIMEOUT)
+# -- what the servers cost ---------------------------------------------------------------
 
 
 @dataclass
@@ -801,13 +648,6 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"could not drop database {name}: {exc}", file=sys.stderr)
 
 
-def _load_average() -> str:
-    try:
-        return " ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def run_bench(
     args: argparse.Namespace,
     clients: list[int],
@@ -826,7 +666,7 @@ def run_bench(
         f"clients {','.join(map(str, clients))}; {args.rounds} round(s) of {args.seconds:g} s "
         f"per server, interleaved, after {args.warm_up:g} s warm-up"
     )
-    print(f"load average before: {_load_average()} (other work on the machine skews the figures)")
+    print(f"load average before: {load_average()} (other work on the machine skews the figures)")
     urls = {}
     for key, name in names.items():
         urls[key] = create_database(server, name)
@@ -845,12 +685,17 @@ def run_bench(
     floor_app.create_schema(urls["floor"])
     floor_env = dict(os.environ, BENCH_FLOOR_DATABASE_URL=urls["floor"])
 
-    common = {"workers": args.workers, "threads": args.threads, "log_dir": work}
+    common = {"workers": args.workers, "threads": args.threads, "log_dir": work, "timeout": 60}
     servers["floor"] = start_server(
-        "floor", names["floor"], "floor_app:app", floor_env, python_path=BENCH_DIR, **common
+        "floor",
+        "floor_app:app",
+        floor_env,
+        database=names["floor"],
+        python_path=BENCH_DIR,
+        **common,
     )
     servers["intake"] = start_server(
-        "intake", names["intake"], "hotline.wsgi:app", intake_env, **common
+        "intake", "hotline.wsgi:app", intake_env, database=names["intake"], **common
     )
 
     sql = count_intake_sql(intake_env, token, work / "instance-in-process")
@@ -862,8 +707,8 @@ def run_bench(
     wait_until_answering(servers["floor"], "/health")
     wait_until_answering(servers["intake"], "/api/lifecycle")
     requests = {
-        "floor": build_request(servers["floor"].port, "/contacts", PHONE_CONTACT, None),
-        "intake": build_request(servers["intake"].port, "/api/contacts", PHONE_CONTACT, token),
+        "floor": build_request(servers["floor"].port, "/contacts", LEAK_REPORT, None),
+        "intake": build_request(servers["intake"].port, "/api/contacts", LEAK_REPORT, token),
     }
     connections = ConnectionCount(server)
     try:
@@ -879,7 +724,7 @@ def run_bench(
     finally:
         connections.close()
     report(totals, clients)
-    print(f"load average after: {_load_average()}")
+    print(f"load average after: {load_average()}")
     for name, running in servers.items():
         if running.process.poll() is not None:
             print(f"{name} server stopped during the run:\n{running.log_tail()}", file=sys.stderr)

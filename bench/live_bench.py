@@ -43,8 +43,6 @@ import platform
 import re
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,40 +54,29 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = BENCH_DIR.parent
+from servers import (
+    BENCH_DIR,
+    LEAK_REPORT,
+    PROJECT_ROOT,
+    BenchError,
+    Server,
+    create_database,
+    drop_database,
+    load_average,
+    start_server,
+    stop_server,
+    wait_until_answering,
+)
+
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-HOST = "127.0.0.1"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/hotline_bench_live"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-START_TIMEOUT = 60.0  # seconds a server may take to answer its first request
-STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 CHANGE_TIMEOUT = 20.0  # seconds every board gets to show one change
 PASSWORD = "live-bench-password"
 #: Extra threads of a process holding the boards, for the requests besides them.
 SPARE_THREADS = 64
-
-#: A complete phone report of a leak, read back to the caller (P4), for dispatch.
-PHONE_CONTACT: dict[str, Any] = {
-    "channel": "phone",
-    "outcome": "dispatch",
-    "caller_number": "13805341234",
-    "category": "leak",
-    "priority": "normal",
-    "problem": "汉槐街路边冒水",
-    "need": "派人维修",
-    "address": "禹城市汉槐街 18 号",
-    "contact_name": "孙先生",
-    "contact_phone": "13805341234",
-    "triage": "utility",
-    "read_back_confirmed": True,
-}
-
-
-class BenchError(Exception):
-    """The bench cannot go on (a server did not start, set-up failed); the message says why."""
 
 
 # -- what the servers run (gunicorn imports this module: keep it light) -------------------
@@ -118,7 +105,6 @@ def make_app() -> Any:
 
 def fresh_database(url: str) -> None:
     """Drop and create the database ``url`` names (a SQLite file is deleted)."""
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -131,32 +117,17 @@ def fresh_database(url: str) -> None:
         return
     if parsed.get_backend_name() != "postgresql" or not parsed.database:
         raise BenchError(f"--url must name a PostgreSQL database or a SQLite file, got {url}")
-    engine = create_engine(
-        parsed.set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5},
-    )
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    finally:
-        engine.dispose()
+    create_database(parsed, parsed.database)
 
 
-def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
+def remove_database(url: str) -> None:
+    """Drop the PostgreSQL database ``url`` names (a SQLite file is left in place)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return
-    engine = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
+    drop_database(parsed, parsed.database)
 
 
 def prepare_database(url: str) -> str:
@@ -211,31 +182,7 @@ def prepare_database(url: str) -> str:
 # -- servers ------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(
+def start_app(
     name: str,
     env: dict[str, str],
     *,
@@ -249,74 +196,17 @@ def start_server(
     ``connections``: gunicorn's ``--worker-connections``, the open connections
     (keep-alive ones included) a worker accepts before it waits for one to close.
     """
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        f"--bind={HOST}:{port}",
-        f"--workers={workers}",
-        f"--threads={threads}",
-        f"--worker-connections={connections}",
-        "--worker-class=gthread",
-        "--timeout=120",
-        "--graceful-timeout=5",
-        "--keep-alive=5",
-        "--log-level=warning",
-        f"--chdir={PROJECT_ROOT}",
-        f"--pythonpath={BENCH_DIR}",
+    return start_server(
+        name,
         "live_bench:make_app()",
-    ]
-    log = log_dir / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Server(name, port, process, log)
-
-
-def wait_until_answering(server: Server, path: str = "/login") -> None:
-    import http.client
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchError(
-                f"{server.name} server exited with status {server.process.returncode}:\n"
-                f"{server.log_tail()}"
-            )
-        connection = http.client.HTTPConnection(HOST, server.port, timeout=5)
-        try:
-            connection.request("GET", path)
-            if connection.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise BenchError(
-        f"{server.name} server did not answer within {START_TIMEOUT:.0f} s:\n{server.log_tail()}"
+        env,
+        workers=workers,
+        threads=threads,
+        log_dir=log_dir,
+        timeout=120,
+        options=[f"--worker-connections={connections}", "--keep-alive=5"],
+        python_path=BENCH_DIR,
     )
-
-
-def stop_server(server: Server) -> None:
-    """SIGTERM to the server's process group, then SIGKILL if it is still there."""
-    if server.process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=STOP_TIMEOUT)
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(server.process.pid, signal.SIGKILL)
-    if server.process.poll() is None:
-        server.process.wait(timeout=STOP_TIMEOUT)
 
 
 # -- the boards ---------------------------------------------------------------------------
@@ -444,7 +334,7 @@ class Boards:
         started = time.perf_counter()
         async with self.operator.post(
             f"{self.web_url}/api/contacts",
-            json=PHONE_CONTACT,
+            json=LEAK_REPORT,
             headers={"Authorization": f"Bearer {token}"},
         ) as response:
             body = await response.json()
@@ -560,12 +450,12 @@ def start_layouts(
     holding = args.clients + SPARE_THREADS  # threads of a process that holds the boards
     servers: dict[str, Server] = {}
     if "one" in layouts:
-        servers["one"] = start_server(
+        servers["one"] = start_app(
             "one", env, workers=1, threads=holding, connections=2 * holding, log_dir=work
         )
     if "redis" in layouts:
         queued = {**env, "HOTLINE_SOCKETIO_MESSAGE_QUEUE": args.redis}
-        servers["live"] = start_server(
+        servers["live"] = start_app(
             "live",
             {**queued, "HOTLINE_PROCESS_ROLE": "live"},
             workers=1,
@@ -573,7 +463,7 @@ def start_layouts(
             connections=2 * holding,
             log_dir=work,
         )
-        servers["web"] = start_server(
+        servers["web"] = start_app(
             "web",
             {**queued, "HOTLINE_PROCESS_ROLE": "web"},
             workers=args.web_workers,
@@ -588,7 +478,7 @@ def run_layouts(
 ) -> list[Measured]:
     """Measure each layout in turn, stopping its servers when done."""
     for server in servers.values():
-        wait_until_answering(server)
+        wait_until_answering(server, "/login")
     runs = []
     if "one" in layouts:
         one = servers["one"]
@@ -616,13 +506,6 @@ def run_layouts(
             )
         )
     return runs
-
-
-def _load_average() -> str:
-    try:
-        return " ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def redis_answers(url: str) -> str | None:
@@ -714,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     if "redis" in layouts and redis_version is None:
         print(f"through Redis: skipped, {args.redis} does not answer")
         layouts.remove("redis")
-    print(f"load average before: {_load_average()} (other work on the machine skews the figures)")
+    print(f"load average before: {load_average()} (other work on the machine skews the figures)")
     failed = False
     servers: dict[str, Server] = {}
     with tempfile.TemporaryDirectory(prefix="live-bench-") as scratch:
@@ -735,10 +618,10 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers.values():
                 stop_server(server)
             try:
-                drop_database(args.url)
+                remove_database(args.url)
             except Exception as exc:  # report, but keep cleaning up
                 print(f"could not drop the database: {exc}", file=sys.stderr)
-    print(f"load average after: {_load_average()}")
+    print(f"load average after: {load_average()}")
     return 1 if failed else 0
 
 
