@@ -98,11 +98,6 @@ def _actor() -> Actor:
     return Actor.of(current_user)
 
 
-def _fresh_session() -> Session:
-    """The request's session, restarted so it sees what the service just committed."""
-    return fresh_db_session()
-
-
 # -- the view of a call, as JSON -----------------------------------------------
 
 
@@ -342,7 +337,7 @@ def _call_or_404(session: Session, call_id: int) -> Call:
 
 
 def _view_response(call_id: int, actor: Actor, extra: Mapping[str, Any] | None = None) -> Any:
-    session = _fresh_session()
+    session = fresh_db_session()
     body = call_view(session, _call_or_404(session, call_id), actor)
     if extra:
         body.update(extra)
@@ -775,7 +770,7 @@ def _taker() -> Actor:
 def incoming() -> Any:
     """Calls ringing and calls to call back (the console polls this as a fallback)."""
     _taker()
-    session = _fresh_session()
+    session = fresh_db_session()
     return {"waiting": _waiting_rows(session), "missed": _missed_rows(session)}
 
 
@@ -804,7 +799,7 @@ def view(call_id: int) -> Any:
     Only the operator who answered the call, or a supervisor, may see it (else 403).
     """
     actor = _taker()
-    session = _fresh_session()
+    session = fresh_db_session()
     call = _call_or_404(session, call_id)
     if call.answered_by_id != actor.id and actor.role != Role.SUPERVISOR:
         abort(403, description="another operator answered this call")
@@ -864,7 +859,7 @@ def customers(args: dict[str, Any]) -> Any:
     return {
         "customers": [
             {"account_number": c.account_number, "name": c.name, "address": c.address}
-            for c in search_customers(_fresh_session(), args["q"])
+            for c in search_customers(fresh_db_session(), args["q"])
         ]
     }
 

@@ -28,6 +28,7 @@ from hotline.db import (
     make_reader_sessionmaker,
     make_sessionmaker,
 )
+from hotline.server import THREADS_VARIABLE
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
 from hotline.timelimits import PolicyError, TimeLimitPolicy
@@ -63,7 +64,7 @@ def pool_size(settings: Mapping[str, Any], environ: Mapping[str, str] | None = N
         raise SettingsError("setting 'database_pool_size': must be 0 (automatic) or more")
     if configured:
         return configured
-    threads = (environ if environ is not None else os.environ).get("HOTLINE_SERVER_THREADS", "")
+    threads = (environ if environ is not None else os.environ).get(THREADS_VARIABLE, "")
     if threads.isdigit() and int(threads) > 0:
         return int(threads) + SPARE_CONNECTIONS
     return 10
@@ -189,6 +190,8 @@ def _register_health(app: Flask, engine: Any) -> None:
 
     from hotline.db import after_commit_failures
 
+    reader = engine.execution_options(sqlite_begin="DEFERRED")  # no write lock
+
     @app.get("/health")
     def health() -> Any:
         body: dict[str, Any] = {
@@ -197,7 +200,6 @@ def _register_health(app: Flask, engine: Any) -> None:
             "live_updates": realtime.stats(),
             "database_pool": engine.pool.status(),
         }
-        reader = engine.execution_options(sqlite_begin="DEFERRED")  # no write lock
         with reader.connect() as connection:  # errors become 503 (_busy)
             connection.execute(text("SELECT 1"))
         return jsonify(body)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache, wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
 from flask import (
@@ -113,11 +113,7 @@ def fresh_db_session() -> Session:
     Inside an open unit of work (an idempotent command) it keeps the unit and
     reloads what it reads from it.
     """
-    session = db_session()
-    if isinstance(session, UnitSession):
-        return session.refreshed()
-    session.rollback()
-    return session
+    return cast(UnitSession, db_session()).refreshed()
 
 
 def hash_token(token: str) -> str:

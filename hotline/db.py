@@ -186,28 +186,26 @@ class UnitSession(Session):
     def begin(self, nested: bool = False) -> Any:
         if nested:
             return super().begin(nested=True)
-        transaction = self.get_transaction()
-        if transaction is not None:
-            if transaction.origin is SessionTransactionOrigin.BEGIN:
-                return _Joined(transaction)
-            if self.new or self.dirty or self.deleted:
-                raise RuntimeError("unsaved changes in a read-only transaction; begin() first")
-            # Nothing was written: ending the read transaction releases its
-            # connection and keeps loaded objects (expire_on_commit is off).
-            self.commit()
+        if self.in_unit():
+            return _Joined(self.get_transaction())  # type: ignore[arg-type]
+        self._end_read()
         self.info["writing"] = True
         return super().begin()
 
     def for_writing(self) -> UnitSession:
         """Make the next transaction a writing one (no-op inside a unit of work)."""
-        if self.in_unit() or self.info.get("writing"):
-            return self
+        if not (self.in_unit() or self.info.get("writing")):
+            self._end_read()
+            self.info["writing"] = True
+        return self
+
+    def _end_read(self) -> None:
+        """End a read-only transaction: its connection goes back to the pool and
+        loaded objects stay (expire_on_commit is off)."""
         if self.in_transaction():
             if self.new or self.dirty or self.deleted:
                 raise RuntimeError("unsaved changes in a read-only transaction; begin() first")
             self.commit()
-        self.info["writing"] = True
-        return self
 
     def refreshed(self) -> UnitSession:
         """The session, reading what was committed since: inside a unit of work it

@@ -39,8 +39,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Environment variable telling a process which kind it is: web, live (or unset: both).
-ROLE_VARIABLE = "HOTLINE_PROCESS_ROLE"
+from hotline.realtime import ROLE_VARIABLE  # web, live (or unset: both)
+
 #: Environment variable giving a web process's thread count (sizes its database pool).
 THREADS_VARIABLE = "HOTLINE_SERVER_THREADS"
 

@@ -803,8 +803,9 @@ def perform(
                     f"(version {case.version}, you had {expected_version}); reload it",
                     "version",
                 )
+            before = case.state
             _transition(svc, session, case, actor, action, reason, data or {}, now)
-            if State(case.state) in _INCIDENT_SETTLED:
+            if case.state != before and State(case.state) in _INCIDENT_SETTLED:
                 children = _resolve_children(svc, session, case, actor, now)
             session.flush()
     except StaleDataError:

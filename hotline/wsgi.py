@@ -13,7 +13,8 @@ import os
 
 from dispatch.scheduler import announce_sweep_for_server
 from hotline.app import create_app
+from hotline.realtime import ROLE_VARIABLE
 
 app = create_app()
-if os.environ.get("HOTLINE_PROCESS_ROLE", "") != "live":
+if os.environ.get(ROLE_VARIABLE, "") != "live":
     announce_sweep_for_server(app, echo=logging.getLogger("hotline.wsgi").warning)
