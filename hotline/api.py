@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, g, request, send_from_directory
+from flask import Flask, request, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
@@ -187,10 +187,7 @@ bp = ApiBlueprint(
 
 def request_actor() -> Actor:
     """The caller of this API request (checked once per request, then kept)."""
-    actor = g.get("hotline_api_actor")
-    if actor is None:
-        actor = g.hotline_api_actor = api_actor()
-    return actor
+    return api_actor()
 
 
 def _authenticate() -> None:

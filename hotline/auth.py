@@ -375,8 +375,16 @@ def api_actor() -> Actor:
     Aborts with 401 when neither is present or the token is unknown, expired
     or revoked (the message says which), with 429 when this address sent too
     many unknown tokens, and with 400 when a session request that changes data
-    lacks a valid CSRF token.
+    lacks a valid CSRF token. Checked once per request; later calls get the
+    same actor without looking the token up again.
     """
+    actor = g.get("hotline_api_actor")
+    if actor is None:
+        actor = g.hotline_api_actor = _check_api_caller()
+    return actor
+
+
+def _check_api_caller() -> Actor:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return Actor.of(_staff_for_token(header))

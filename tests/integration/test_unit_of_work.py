@@ -386,3 +386,23 @@ def test_health_counts_pushes_that_failed_after_the_commit(
         assert "published" in health.json["live_updates"]
     finally:
         app.extensions["hotline.engine"].dispose()
+
+
+def test_an_idempotent_command_looks_its_token_up_once(app: Any, app_org: Org) -> None:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    engine = app.extensions["hotline.engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = app.test_client().post(
+            "/api/contacts",
+            json=LEAK_REPORT,
+            headers=_auth(app_org, **{"Idempotency-Key": "k-once"}),
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 201
+    assert sum("FROM api_tokens" in statement for statement in seen) == 1
