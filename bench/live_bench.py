@@ -88,8 +88,8 @@ def make_app() -> Any:
     ``gunicorn 'live_bench:make_app()'``; the environment says the database,
     the queue and the role, ``LIVE_BENCH_CHANNEL`` the Redis channel.
     """
-    from hotline import realtime
     from hotline.app import create_app
+    from hotline.web import realtime
 
     def publish(payload: Any) -> None:
         realtime.publish({**payload, "committed_at": time.time()})
@@ -137,10 +137,10 @@ def prepare_database(url: str) -> str:
     """
     from sqlalchemy.orm import Session
 
-    from hotline.auth import create_staff, issue_token
     from hotline.cli import upgrade_database
     from hotline.db import make_engine
     from hotline.models import Department
+    from hotline.web.auth import create_staff, issue_token
 
     upgrade_database(url)
     engine = make_engine(url)
@@ -579,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
 
-    from hotline.i18n import compile_catalogues
+    from hotline.web.i18n import compile_catalogues
 
     redis_version = redis_answers(args.redis) if "redis" in layouts else None
     print("# live updates: commit to screen on open dispatch boards")

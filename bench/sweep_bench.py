@@ -42,13 +42,13 @@ from sqlalchemy import Table, create_engine, literal, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from dispatch.sweep import SweepReport, due_clocks, query_plan, sweep
-from hotline.audit import check_chain
+from dispatch.services.sweep import SweepReport, due_clocks, query_plan, sweep
 from hotline.cli import upgrade_database
 from hotline.db import make_engine, make_sessionmaker
+from hotline.domain.timelimits import TimeLimitPolicy
 from hotline.models import Case, CaseDeadline, CaseEvent, Department, Staff
 from hotline.services import Services
-from hotline.timelimits import TimeLimitPolicy
+from hotline.services.audit import check_chain
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 BACKLOG_AT = T0 + timedelta(hours=1)  # when the backlog's clocks have all fallen due

@@ -1,7 +1,7 @@
 """Wiring call flows into the application (called by ``hotline.app.create_app``).
 
 Loads the call scripts at start-up, so a malformed script stops the start with
-a :class:`~callflows.scripts.ScriptError` naming the file, the step and the
+a :class:`~callflows.domain.scripts.ScriptError` naming the file, the step and the
 key; chooses the telephony adapter from the ``telephony`` setting (tests and
 embedding programs pass their own); gives hotline's services the G2 check
 they call on the staff text they store (``Services.text_checker``); registers
@@ -15,9 +15,8 @@ from typing import Any
 
 from flask import Flask
 
-from callflows import flags
-from callflows.calls import CallFlows, Emitter
-from callflows.scripts import load_all
+from callflows.domain.scripts import load_all
+from callflows.services import CallFlows, Emitter, flags
 from callflows.telephony import Telephony, TwilioConfig, make_telephony
 from hotline.settings import SettingsError, resolve_path
 
@@ -31,7 +30,7 @@ def load_scripts(settings: Mapping[str, Any]) -> dict[str, Any]:
 
     ``company_name`` fills ``{company}``, ``company_short`` ``{company_short}``
     and ``official_account`` ``{official_account}``. Raises
-    :class:`~callflows.scripts.ScriptError` naming the file, step and key of
+    :class:`~callflows.domain.scripts.ScriptError` naming the file, step and key of
     the first malformed script, and :class:`SettingsError` for an empty name.
     """
     names = {
@@ -67,12 +66,12 @@ def init_app(
 ) -> CallFlows:
     """Bind call flows to ``app``; returns the wiring (also at ``app.extensions["callflows"]``).
 
-    Raises :class:`~callflows.scripts.ScriptError` for a malformed script and
+    Raises :class:`~callflows.domain.scripts.ScriptError` for a malformed script and
     :class:`SettingsError` naming the key for an unusable setting.
     """
-    from callflows import console, simulator, twilio_voice
-    from hotline.auth import csrf
-    from hotline.realtime import emit_to
+    from callflows.web import console, simulator, twilio_voice
+    from hotline.web.auth import csrf
+    from hotline.web.realtime import emit_to
 
     scripts = load_scripts(settings)
     inbound = str(settings.get("inbound_script") or "inbound_hotline")
@@ -99,7 +98,7 @@ def init_app(
     flags.install(app.extensions["hotline"])  # G2: services flag the staff text they store
     app.register_blueprint(console.bp)
     app.register_blueprint(console.api_bp)
-    # JSON endpoints check the X-CSRFToken header themselves (hotline.auth.api_actor);
+    # JSON endpoints check the X-CSRFToken header themselves (hotline.web.auth.api_actor);
     # Twilio signs its webhooks instead of sending a CSRF token.
     csrf.exempt(console.api_bp)
     app.register_blueprint(simulator.bp)

@@ -27,8 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.db import Base, UTCDateTime
+from hotline.domain.taxonomy import Channel
 from hotline.models import Staff
-from hotline.taxonomy import Channel
 
 
 class Provider(StrEnum):

@@ -8,7 +8,7 @@ The product asks three things of a phone system, and nothing else:
 * send an SMS (the case number and promised time).
 
 Incoming calls, their status changes and recordings come the other way: the
-simulator page and Twilio's webhooks both hand them to :mod:`callflows.calls`.
+simulator page and Twilio's webhooks both hand them to :mod:`callflows.services`.
 
 Outbound requests are not idempotent. The caller of :meth:`Telephony.place_call`
 and :meth:`Telephony.send_sms` writes the attempt first; an adapter never

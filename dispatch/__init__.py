@@ -13,12 +13,13 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask) -> None:
-    """Register the dispatch API and check the scheduler settings (after ``hotline.api``).
+    """Register the dispatch API and check the scheduler settings (after ``hotline.web.api``).
 
     Raises ``hotline.settings.SettingsError`` naming the key when a scheduler
     setting cannot be used.
     """
-    from dispatch import api, pages, scheduler
+    from dispatch.services import scheduler
+    from dispatch.web import api, pages
 
     scheduler.init_app(app)
     api.init_app(app)

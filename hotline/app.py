@@ -21,17 +21,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from hotline import auth, forms, i18n, realtime
 from hotline.db import (
     ScopedSessions,
     make_engine,
     make_reader_sessionmaker,
     make_sessionmaker,
 )
+from hotline.domain.timelimits import PolicyError, TimeLimitPolicy
 from hotline.server import THREADS_VARIABLE
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
-from hotline.timelimits import PolicyError, TimeLimitPolicy
+from hotline.web import auth, forms, i18n, realtime
 
 if TYPE_CHECKING:
     from callflows.telephony import Telephony
@@ -99,12 +99,16 @@ def create_app(
     (upper-case keys). ``telephony`` replaces the adapter the ``telephony``
     setting names (tests pass fakes). Raises :class:`SettingsError` or
     :class:`PolicyError` with a message naming the key when the configuration
-    cannot be used, and :class:`~callflows.scripts.ScriptError` naming the
+    cannot be used, and :class:`~callflows.domain.scripts.ScriptError` naming the
     file and step of a malformed call script.
     """
     overrides = dict(test_config or {})
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("HOTLINE_INSTANCE")
-    app = Flask(__name__, instance_path=str(Path(instance or Path.cwd() / "instance").resolve()))
+    app = Flask(
+        __name__,
+        template_folder="web/templates",
+        static_folder="web/static",
+        instance_path=str(Path(instance or Path.cwd() / "instance").resolve()))
     settings = load_settings({k: v for k, v in overrides.items() if not k.isupper()})
     try:
         zone = ZoneInfo(settings["timezone"])
@@ -154,7 +158,7 @@ def create_app(
     i18n.init_app(app)
     auth.init_app(app)
     realtime.init_app(app, settings.get("socketio_message_queue") or None)
-    from hotline import api, pages
+    from hotline.web import api, pages
 
     api.init_app(app)
     pages.init_app(app)
@@ -164,7 +168,7 @@ def create_app(
     from callflows.bootstrap import init_app as init_callflows
 
     init_callflows(app, settings, telephony=telephony)
-    from hotline import idempotency
+    from hotline.web import idempotency
 
     idempotency.init_app(app)  # after every blueprint: wraps the API's commands
     _register_error_handlers(app)
@@ -241,7 +245,7 @@ def _first_field(messages: Any) -> str | None:
 
 
 def error_body(code: int, error: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The one error body of every JSON refusal (``hotline.api.ErrorSchema``)."""
+    """The one error body of every JSON refusal (``hotline.web.api.ErrorSchema``)."""
     body: dict[str, Any] = {"code": code, "error": error, "message": message}
     body.update({key: value for key, value in extra.items() if value is not None})
     return body
@@ -250,7 +254,7 @@ def error_body(code: int, error: str, message: str, **extra: Any) -> dict[str, A
 def _register_error_handlers(app: Flask) -> None:
     """Errors become a JSON body under /api and a page elsewhere; never a traceback.
 
-    Every JSON body has the shape of ``hotline.api.ErrorSchema``: ``code`` (the
+    Every JSON body has the shape of ``hotline.web.api.ErrorSchema``: ``code`` (the
     HTTP status), ``error`` (one word), ``message``, and where they apply
     ``field``, ``rule`` and ``errors`` (validation messages by location and field).
     """

@@ -151,8 +151,8 @@ def create_user(
     expires_days: int | None,
 ) -> None:
     """Add a staff member who can log in (and optionally an API token)."""
-    from hotline.auth import AccountError, create_staff, issue_token
     from hotline.models import Department
+    from hotline.web.auth import AccountError, create_staff, issue_token
 
     if expires_days and not token_name:
         raise click.UsageError("--expires-days goes with --token")
@@ -203,7 +203,7 @@ def _token_days(app: Any) -> int:
 
 def _account_command(work: Any) -> Any:
     """Run ``work(session, wiring)`` in one unit of work; an AccountError is one line."""
-    from hotline.auth import AccountError
+    from hotline.web.auth import AccountError
 
     wiring = _app().extensions["hotline"]
     try:
@@ -222,7 +222,7 @@ def staff() -> None:
 @click.argument("username")
 def staff_deactivate(username: str) -> None:
     """Close an account: no login, every session ended, every API token revoked."""
-    from hotline.auth import deactivate_staff, find_staff
+    from hotline.web.auth import deactivate_staff, find_staff
 
     def work(session: Any, wiring: Any) -> str:
         person = find_staff(session, username)
@@ -238,7 +238,7 @@ def staff_deactivate(username: str) -> None:
 @click.argument("username")
 def staff_activate(username: str) -> None:
     """Open a deactivated account again (revoked tokens stay revoked)."""
-    from hotline.auth import activate_staff, find_staff
+    from hotline.web.auth import activate_staff, find_staff
 
     def work(session: Any, wiring: Any) -> str:
         person = find_staff(session, username)
@@ -261,7 +261,7 @@ def staff_activate(username: str) -> None:
 )
 def staff_reset_password(username: str, password: str) -> None:
     """Set a new password; the person's sessions end."""
-    from hotline.auth import find_staff, reset_password
+    from hotline.web.auth import find_staff, reset_password
 
     def work(session: Any, wiring: Any) -> str:
         person = find_staff(session, username)
@@ -281,8 +281,8 @@ def token() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Also expired and revoked tokens.")
 def token_list(username: str | None, show_all: bool) -> None:
     """List API tokens: id, person, name, issued, expires, status."""
-    from hotline.auth import find_staff
     from hotline.models import ApiToken
+    from hotline.web.auth import find_staff
 
     def work(session: Any, wiring: Any) -> list[str]:
         query = select(ApiToken).order_by(ApiToken.id)
@@ -322,7 +322,7 @@ def token_list(username: str | None, show_all: bool) -> None:
 )
 def token_issue(name: str, username: str, expires_days: int | None) -> None:
     """Issue an API token for a person; it is printed once."""
-    from hotline.auth import AccountError, find_staff, issue_token
+    from hotline.web.auth import AccountError, find_staff, issue_token
 
     app = _app()
     wiring = app.extensions["hotline"]
@@ -349,7 +349,7 @@ def token_issue(name: str, username: str, expires_days: int | None) -> None:
 )
 def token_revoke(name: str | None, username: str | None, token_id: int | None) -> None:
     """Revoke API tokens: NAME --user USERNAME, --user USERNAME (all theirs) or --id ID."""
-    from hotline.auth import find_staff, revoke_tokens
+    from hotline.web.auth import find_staff, revoke_tokens
 
     if token_id is None and not username:
         raise click.UsageError("give NAME with --user USERNAME, or --id ID")
@@ -419,7 +419,7 @@ def demo(serve: bool, host: str | None, port: int | None) -> None:
 
 def _demo_rota(wiring: Any) -> None:
     """P1: the two demo dispatchers cover the dispatch center for a week, 12 hours each."""
-    from dispatch.duty import fill_rota
+    from dispatch.services.duty import fill_rota
     from hotline.models import Staff
     from hotline.services import Actor
 
@@ -502,8 +502,8 @@ def serve(
 
 
 def _serve(app: Any, host: str, port: int) -> None:
-    from dispatch.scheduler import start_in_process
-    from hotline.realtime import socketio
+    from dispatch.services.scheduler import start_in_process
+    from hotline.web.realtime import socketio
 
     start_in_process(app, echo=click.echo)  # only with scheduler_in_process = true
     click.echo(f"open http://{host}:{port}/ in a browser (Ctrl+C stops)")
@@ -532,7 +532,7 @@ def simulate_call(from_number: str) -> None:
     reach this process's server, else at the console's next poll).
     """
     from callflows.bootstrap import flows_of
-    from callflows.simulator import place_call
+    from callflows.web.simulator import place_call
     from hotline.services import ServiceError
 
     app = _app()
@@ -571,7 +571,7 @@ def scheduler(once: bool, interval: float | None, standby_retry: float) -> None:
     standbys and take over when it stops. Set scheduler_in_process = false for
     the web processes then. Stops on Ctrl+C or SIGTERM.
     """
-    from dispatch.scheduler import run_scheduler, sweep_once
+    from dispatch.services.scheduler import run_scheduler, sweep_once
 
     app = _app()
     if once:
@@ -604,7 +604,7 @@ def _snapshot(session: Any) -> None:
 @click.option("--case", "case_number", default=None, help="Check one case only.")
 def audit_verify(case_number: str | None) -> None:
     """Check every case's history, row, number and seal; exit 1 naming what was tampered with."""
-    from hotline.audit import verify
+    from hotline.services.audit import verify
 
     app = _app()
     key = _audit_key(app)
@@ -632,7 +632,7 @@ def audit_anchor() -> None:
     Checks what changed since the last anchor first and seals nothing (exit 1,
     naming the problems) when anything was tampered with.
     """
-    from hotline.audit import anchor
+    from hotline.services.audit import anchor
 
     app = _app()
     key = _audit_key(app)

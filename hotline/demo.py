@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hotline import services
-from hotline.auth import create_staff
-from hotline.lifecycle import Action
+from hotline.domain.lifecycle import Action
+from hotline.domain.phones import normalise
+from hotline.domain.taxonomy import Category, Channel, FollowUpOutcome, Priority, TriageOutcome
 from hotline.models import Customer, CustomerPhone, Department, Staff
-from hotline.phones import normalise
 from hotline.services import Actor, IntakeCommand, IntakeOutcome, Services
-from hotline.taxonomy import Category, Channel, FollowUpOutcome, Priority, TriageOutcome
+from hotline.web.auth import create_staff
 
 DEMO_PASSWORD = "hotline-demo"
 

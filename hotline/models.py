@@ -26,8 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.db import Base, UTCDateTime
-from hotline.lifecycle import State
-from hotline.taxonomy import (
+from hotline.domain.lifecycle import State
+from hotline.domain.taxonomy import (
     Category,
     Channel,
     Disposition,
@@ -263,7 +263,7 @@ class CaseEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-    #: Digest of the case row as this event's transaction wrote it (``hotline.audit``,
+    #: Digest of the case row as this event's transaction wrote it (``hotline.services.audit``,
     #: docs/audit.md); empty on events written before it was kept.
     row_digest: Mapped[str | None] = mapped_column(String(72))
 

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hotline.realtime import ROLE_VARIABLE  # web, live (or unset: both)
+from hotline.web.realtime import ROLE_VARIABLE  # web, live (or unset: both)
 
 #: Environment variable giving a web process's thread count (sizes its database pool).
 THREADS_VARIABLE = "HOTLINE_SERVER_THREADS"

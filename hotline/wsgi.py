@@ -11,9 +11,9 @@ is seen running, a warning says so at start.
 import logging
 import os
 
-from dispatch.scheduler import announce_sweep_for_server
+from dispatch.services.scheduler import announce_sweep_for_server
 from hotline.app import create_app
-from hotline.realtime import ROLE_VARIABLE
+from hotline.web.realtime import ROLE_VARIABLE
 
 app = create_app()
 if os.environ.get(ROLE_VARIABLE, "") != "live":

@@ -19,8 +19,8 @@ from sqlalchemy import event, pool, text
 
 import callflows.models  # noqa: F401
 import dispatch.models  # noqa: F401
-from hotline import timelimits
 from hotline.db import make_engine
+from hotline.domain import timelimits
 from hotline.models import Base
 from hotline.settings import DEFAULT_TIME_LIMITS
 

@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine, make_url
 import callflows.models  # noqa: F401
 import dispatch.models  # noqa: F401
 from hotline.db import Base, make_engine, make_sessionmaker
+from hotline.domain.timelimits import TimeLimitPolicy
 from hotline.services import Services
-from hotline.timelimits import TimeLimitPolicy
 from tests.support import Org, seed_org
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -170,7 +170,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """Scrypt is slow on purpose; tests hash their throwaway passwords cheaply."""
-    from hotline import auth
+    from hotline.web import auth
 
     method, auth.PASSWORD_HASH_METHOD = auth.PASSWORD_HASH_METHOD, "pbkdf2:sha256:1000"
     yield

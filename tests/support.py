@@ -6,11 +6,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hotline import services
-from hotline.auth import create_staff, issue_token
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import (
+    Category,
+    Channel,
+    FollowUpOutcome,
+    Priority,
+    Role,
+    TriageOutcome,
+)
 from hotline.models import Department
 from hotline.services import Actor, IntakeCommand, IntakeOutcome, Services
-from hotline.taxonomy import Category, Channel, FollowUpOutcome, Priority, Role, TriageOutcome
+from hotline.web.auth import create_staff, issue_token
 
 PASSWORD = "correct-horse"
 

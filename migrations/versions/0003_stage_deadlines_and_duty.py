@@ -129,7 +129,7 @@ def _backfill_open_cases() -> None:
     ).all()
     if not rows:
         return
-    from hotline.timelimits import PolicyError, TimeLimitPolicy
+    from hotline.domain.timelimits import PolicyError, TimeLimitPolicy
 
     policy: Any = None
     try:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseSeen
 from tests.e2e.browser import log_in
 from tests.support import act, bring_case_to

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from hotline import services
 from hotline.app import create_app
 from hotline.cli import upgrade_database
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseEvent, Contact
 from tests.conftest import SHANGHAI, FakeClock
 from tests.e2e.server import LiveServer

@@ -25,14 +25,14 @@ from werkzeug.test import EnvironBuilder
 
 import callflows.models  # noqa: F401
 import dispatch.models  # noqa: F401
-from callflows.simulator import place_call
 from callflows.telephony import TwilioConfig, TwilioTelephony
+from callflows.web.simulator import place_call
 from hotline.app import create_app
 from hotline.db import Base, make_engine
-from hotline.forms import MAX_INT
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, Contact
 from hotline.settings import load_settings
+from hotline.web.forms import MAX_INT
 from tests.conftest import FakeClock
 from tests.integration.pagehelp import csrf_from, logged_in
 from tests.support import LEAK_REPORT, Org, act, bring_case_to, seed_org

@@ -31,11 +31,11 @@ import socketio
 from flask_socketio import SocketIO
 from playwright.sync_api import expect
 
-from hotline import realtime
 from hotline.app import create_app
 from hotline.cli import upgrade_database
+from hotline.domain.taxonomy import Role
 from hotline.settings import DEFAULT_CONFIG, PROJECT_ROOT
-from hotline.taxonomy import Role
+from hotline.web import realtime
 from tests.conftest import FakeClock, service_missing
 from tests.e2e.browser import log_in
 from tests.e2e.server import LiveServer
@@ -256,7 +256,7 @@ def test_an_event_from_another_process_reaches_the_browser_through_redis(live_on
 #: commit and publish as in production) and reports as JSON.
 WEB_PROCESS = r"""
 import json, sys
-from hotline import realtime
+from hotline.web import realtime
 from hotline.app import create_app
 
 url, instance, queue, channel, token, body = sys.argv[1:7]

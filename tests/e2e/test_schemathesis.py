@@ -37,13 +37,13 @@ from schemathesis.specs.openapi.checks import (
 
 import callflows.models  # noqa: F401
 import dispatch.models  # noqa: F401
-from callflows import calls
-from callflows.simulator import place_call
-from dispatch import duty
+from callflows import services as calls
+from callflows.web.simulator import place_call
+from dispatch.services import duty
 from hotline import services
 from hotline.app import create_app
 from hotline.db import Base, make_engine
-from hotline.lifecycle import State
+from hotline.domain.lifecycle import State
 from tests.support import bring_case_to, seed_org
 
 CHECKS = [

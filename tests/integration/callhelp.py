@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callflows import calls
+from callflows import services as calls
 from callflows.bootstrap import load_scripts
-from callflows.calls import CallFlows
 from callflows.models import Provider
+from callflows.services import CallFlows
 from callflows.telephony import OutboundCall, OutboundSms, TelephonyError
 from hotline.services import Actor, Services
 from hotline.settings import load_settings

@@ -30,13 +30,13 @@ from alembic.migration import MigrationContext
 from click.testing import CliRunner, Result
 from sqlalchemy import inspect, select, text
 
-from hotline import auth
 from hotline.app import create_app
-from hotline.auth import AccountError, hash_token, issue_token
 from hotline.cli import alembic_config, main, upgrade_database
 from hotline.db import Base, make_engine
 from hotline.models import ApiToken, Staff
 from hotline.settings import SettingsError
+from hotline.web import auth
+from hotline.web.auth import AccountError, hash_token, issue_token
 from tests.conftest import pg_temporary_database
 from tests.integration.callhelp import CALLER
 from tests.integration.pagehelp import csrf_from, csrf_token, forms_of, logged_in, login, text_of

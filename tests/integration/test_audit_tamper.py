@@ -1,7 +1,7 @@
 """P6 against someone with a database shell, SQLite and PostgreSQL.
 
 Each attack is made the way a database owner could make it (triggers off,
-plain SQL) and ``hotline.audit`` must name what was done: a case row changed
+plain SQL) and ``hotline.services.audit`` must name what was done: a case row changed
 by SQL, a case deleted with its whole history, the event log truncated, a
 history rewritten and re-hashed up to its head. And every way the product
 writes a case leaves a row that matches the digest its last event recorded.
@@ -22,15 +22,15 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from dispatch.sweep import sweep
-from hotline import audit, services
+from dispatch.services.sweep import sweep
+from hotline import services
 from hotline.cli import alembic_config, main, upgrade_database
 from hotline.db import Base, make_engine, make_sessionmaker
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.timelimits import TimeLimitPolicy
 from hotline.models import AuditAnchor, Case, CaseEvent
-from hotline.services import IntakeOutcome, Services
+from hotline.services import IntakeOutcome, Services, audit
 from hotline.settings import SettingsError, audit_key
-from hotline.timelimits import TimeLimitPolicy
 from tests.conftest import FakeClock, pg_temporary_database
 from tests.support import act, bring_case_to, intake_command, seed_org
 
@@ -682,7 +682,7 @@ def test_every_column_of_a_case_is_in_the_digest_or_left_out_on_purpose():
     covered = set(audit.ROW_FIELDS[audit.ROW_DIGEST_VERSION])
     assert covered | set(audit.NOT_IN_ROW_DIGEST) == columns, (
         "a new column of cases: add it to NOT_IN_ROW_DIGEST, or to a new digest "
-        "version in hotline.audit.ROW_FIELDS (an old version's list never changes)"
+        "version in hotline.services.audit.ROW_FIELDS (an old version's list never changes)"
     )
     assert not covered & set(audit.NOT_IN_ROW_DIGEST)
 
@@ -831,7 +831,7 @@ def test_the_commands_refuse_a_short_audit_key(cli_database: Path, monkeypatch):
 def test_the_leading_scheduler_seals_the_history_and_names_tampering(app, app_org):
     """The scheduler's anchor job: seals when all is well, names problems and seals
     nothing when a case row was changed behind the product's back."""
-    from dispatch.scheduler import audit_anchorer
+    from dispatch.services.scheduler import audit_anchorer
 
     svc = app.extensions["hotline"]
     bring_case_to(svc, app_org, State.ASSIGNED)

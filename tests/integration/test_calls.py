@@ -14,8 +14,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from callflows import calls
-from callflows.calls import ReadBackMissing, SubmitForm, TelephonyFailed
+from callflows import services as calls
 from callflows.models import (
     AttemptStatus,
     Call,
@@ -23,12 +22,13 @@ from callflows.models import (
     ComplianceFlag,
     OutboundAttempt,
 )
+from callflows.services import ReadBackMissing, SubmitForm, TelephonyFailed
 from callflows.telephony import TelephonyRefused, TelephonyUncertain
 from hotline import services
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import Channel, Disposition
 from hotline.models import Case, Contact, Customer, CustomerPhone
 from hotline.services import Conflict, Forbidden, IntakeOutcome, Invalid
-from hotline.taxonomy import Channel, Disposition
 from tests.integration.callhelp import (
     CALLER_E164,
     FakeTelephony,
@@ -510,7 +510,7 @@ def _flags(svc) -> list[ComplianceFlag]:
 
 
 def test_g2_a_banned_phrase_in_a_case_note_is_flagged_with_the_case(svc, org):
-    from callflows import flags
+    from callflows.services import flags
 
     flags.install(svc)
     number = bring_case_to(svc, org, State.WITH_DISPATCH)
@@ -540,7 +540,7 @@ def test_g2_a_banned_phrase_in_a_case_note_is_flagged_with_the_case(svc, org):
 def test_g2_result_notes_and_answers_saved_through_the_product_are_flagged(
     svc, org, state, action, data, source
 ):
-    from callflows import flags
+    from callflows.services import flags
     from tests.support import intake_command
 
     flags.install(svc)
@@ -558,7 +558,7 @@ def test_g2_result_notes_and_answers_saved_through_the_product_are_flagged(
 
 
 def test_g2_text_refused_with_its_action_leaves_no_flag(svc, org):
-    from callflows import flags
+    from callflows.services import flags
     from tests.support import intake_command
 
     flags.install(svc)
@@ -577,7 +577,7 @@ def test_g2_text_refused_with_its_action_leaves_no_flag(svc, org):
 
 
 def test_g2_flags_from_a_console_submission_belong_to_the_call_and_the_case(svc, org):
-    from callflows import flags
+    from callflows.services import flags
 
     flags.install(svc)
     flows = make_flows()

@@ -1,4 +1,4 @@
-"""The live script session kept as data between requests (``callflows.live``).
+"""The live script session kept as data between requests (``callflows.domain.live``).
 
 Pure Python, no database: a session rebuilt from its stored log is the very
 session the operator built, with the original times, so the compliance record
@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callflows import live
 from callflows.bootstrap import load_scripts
-from callflows.engine import ReadBackRequired, StepRequired
+from callflows.domain import live
+from callflows.domain.engine import ReadBackRequired, StepRequired
 from hotline.settings import load_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

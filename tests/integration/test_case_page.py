@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from hotline.lifecycle import State
+from hotline.domain.lifecycle import State
 from hotline.models import Appointment, Case, CaseDeadline
 from tests.integration.pagehelp import csrf_from, logged_in, text_of
 from tests.support import bring_case_to
@@ -97,7 +97,7 @@ def test_f12_the_crew_reports_the_water_shut_off_from_the_case_page(app, app_org
 
 
 def test_the_history_names_an_escalation_in_words_people_read(app, app_org, client, clock):
-    from dispatch.sweep import sweep
+    from dispatch.services.sweep import sweep
 
     svc = app.extensions["hotline"]
     number = bring_case_to(svc, app_org, State.WITH_DISPATCH)

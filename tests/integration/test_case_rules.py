@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import select
 
 from hotline import services
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import Category, FollowUpOutcome
 from hotline.models import Case, CaseEvent, Contact, FollowUp
 from hotline.services import IntakeOutcome, Invalid, NotFound
-from hotline.taxonomy import Category, FollowUpOutcome
 from tests.support import LEAK_REPORT, act, bring_case_to, intake_command
 
 

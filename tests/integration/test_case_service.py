@@ -8,11 +8,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from hotline import audit, services
-from hotline.lifecycle import Action, State
+from hotline import services
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import (
+    Category,
+    Channel,
+    FollowUpOutcome,
+    Priority,
+    Stage,
+    TriageOutcome,
+)
 from hotline.models import Case, CaseEvent, Contact, FollowUp
-from hotline.services import Conflict, Forbidden, IntakeOutcome, Invalid, NotFound
-from hotline.taxonomy import Category, Channel, FollowUpOutcome, Priority, Stage, TriageOutcome
+from hotline.services import Conflict, Forbidden, IntakeOutcome, Invalid, NotFound, audit
 from tests.support import act, bring_case_to, intake_command
 
 

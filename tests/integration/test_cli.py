@@ -19,10 +19,10 @@ from sqlalchemy import create_engine, func, inspect, select
 from werkzeug.security import check_password_hash
 
 from hotline.app import create_app
-from hotline.auth import hash_token
 from hotline.cli import main
 from hotline.demo import DEMO_PASSWORD, DEMO_STAFF
 from hotline.models import ApiToken, Case, CaseEvent, Department, Staff
+from hotline.web.auth import hash_token
 
 SECRET = "cli-test-secret"
 

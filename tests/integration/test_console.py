@@ -20,14 +20,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from callflows.domain.scripts import ScriptError
 from callflows.models import Call, CallStatus, ComplianceFlag
-from callflows.scripts import ScriptError
 from hotline.cli import main
 from hotline.db import make_engine
-from hotline.lifecycle import State
+from hotline.domain.lifecycle import State
 from hotline.models import Case, Customer, CustomerPhone, Outage
-from hotline.realtime import socketio
 from hotline.settings import PROJECT_ROOT
+from hotline.web.realtime import socketio
 from tests.integration.callhelp import CALLER, CALLER_E164, P4_FIELDS
 from tests.integration.pagehelp import csrf_from, csrf_token, logged_in, text_of
 from tests.support import bring_case_to

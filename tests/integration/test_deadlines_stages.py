@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dispatch.sweep import sweep
+from dispatch.services.sweep import sweep
 from hotline import services
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import Category, FollowUpOutcome, Priority, Stage
+from hotline.domain.timelimits import TimeLimitPolicy
+from hotline.domain.workcalendar import ClockKind
 from hotline.models import Appointment, Case, CaseDeadline, CaseEvent
 from hotline.services import Conflict, Forbidden, Invalid
-from hotline.taxonomy import Category, FollowUpOutcome, Priority, Stage
-from hotline.timelimits import TimeLimitPolicy
-from hotline.workcalendar import ClockKind
 from tests.conftest import SHANGHAI
 from tests.support import act, bring_case_to, intake_command
 

@@ -1,7 +1,7 @@
 """The countdowns on the pages carry the deadline sweep's own warning instant.
 
 The board row and the case page show ``data-warn`` (seconds since the epoch)
-and ``data-due``; both must be the instants ``hotline.deadlines`` works out
+and ``data-due``; both must be the instants ``hotline.services.deadlines`` works out
 for the case's open clock (pauses and extensions included), and the sweep
 must warn at that very instant.
 """
@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from dispatch.sweep import sweep
+from dispatch.services.sweep import sweep
 from hotline import services
-from hotline.deadlines import StageClock, effective_due, next_check, resumed
-from hotline.lifecycle import State
+from hotline.domain.lifecycle import State
 from hotline.models import Case, CaseDeadline
+from hotline.services.deadlines import StageClock, effective_due, next_check, resumed
 from tests.integration.pagehelp import logged_in, text_of
 from tests.support import bring_case_to
 

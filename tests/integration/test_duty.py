@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dispatch import duty
 from dispatch.models import DutyAlarm
-from dispatch.sweep import sweep
+from dispatch.services import duty
+from dispatch.services.sweep import sweep
 from hotline.services import Forbidden, Invalid, NotFound
 from tests.conftest import SHANGHAI
 

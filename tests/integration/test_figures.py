@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from hotline import services
-from hotline.lifecycle import Action, State
-from hotline.taxonomy import Category
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import Category
 from tests.support import act, bring_case_to, intake_command
 
 

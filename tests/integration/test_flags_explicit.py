@@ -18,14 +18,14 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 import callflows
-from callflows import calls, flags
-from callflows.calls import SubmitForm
+from callflows import services as calls
 from callflows.models import ComplianceFlag
+from callflows.services import SubmitForm, flags
 from hotline import services
-from hotline.audit import append_event
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseEvent
 from hotline.services import Conflict, IntakeOutcome, Invalid
+from hotline.services.audit import append_event
 from tests.integration.callhelp import answered_call, make_flows
 from tests.support import act, bring_case_to, intake_command
 

@@ -27,14 +27,14 @@ import pytest
 from flask import has_request_context, request
 from sqlalchemy import event, select
 
-from callflows import calls
-from callflows.calls import SubmitForm
+from callflows import services as calls
 from callflows.models import Provider
-from dispatch import duty
+from callflows.services import SubmitForm
+from dispatch.services import duty
+from dispatch.services.outages import OutageNotice, publish_outage
 from hotline import services
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseSeen
-from hotline.outages import OutageNotice, publish_outage
 from hotline.services import IntakeOutcome
 from tests.integration.callhelp import confirm_and_triage, walk_to_read_back
 from tests.integration.pagehelp import csrf_from, logged_in, text_of

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from hotline import audit, lifecycle, services
-from hotline.lifecycle import Action, State
+from hotline import services
+from hotline.domain import lifecycle
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import Category, TriageOutcome
 from hotline.models import Case
-from hotline.services import ServiceError
-from hotline.taxonomy import Category, TriageOutcome
+from hotline.services import ServiceError, audit
 from tests.support import intake_command
 
 USERS = ["operator", "dispatcher", "crew", "crew_meter", "supervisor"]

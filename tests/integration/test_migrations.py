@@ -23,9 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from hotline import services
 from hotline.cli import alembic_config, upgrade_database
 from hotline.db import Base, make_engine, make_sessionmaker
+from hotline.domain.timelimits import TimeLimitPolicy
 from hotline.models import CaseEvent
 from hotline.services import Services
-from hotline.timelimits import TimeLimitPolicy
 from tests.conftest import FakeClock, pg_temporary_database
 from tests.support import intake_command, seed_org
 

@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from hotline.outages import OutageNotice, OutageRefused, active_at, publish_outage, required_notice
+from dispatch.services.outages import (
+    OutageNotice,
+    OutageRefused,
+    active_at,
+    publish_outage,
+    required_notice,
+)
 from tests.integration.pagehelp import csrf_from, logged_in, text_of
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hotline import services
-from hotline.lifecycle import Action, State
+from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseEvent
 from tests.conftest import SHANGHAI
 from tests.integration.pagehelp import (

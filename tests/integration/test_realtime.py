@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import redis
 
-from hotline import realtime
-from hotline.lifecycle import State
-from hotline.realtime import socketio
+from hotline.domain.lifecycle import State
 from hotline.settings import DEFAULT_CONFIG, SettingsError
+from hotline.web import realtime
+from hotline.web.realtime import socketio
 from tests.conftest import FakeClock, service_missing
 from tests.integration.pagehelp import logged_in, text_of
 from tests.support import bring_case_to, seed_org
@@ -148,7 +148,7 @@ def test_a_failing_emit_is_logged_and_counted_and_never_reaches_the_caller(monke
             raise ConnectionError("redis went away")
 
     monkeypatch.setattr(realtime, "emitter", realtime.Emitter(send=send))
-    with caplog.at_level(logging.ERROR, logger="hotline.realtime"):
+    with caplog.at_level(logging.ERROR, logger="hotline.web.realtime"):
         realtime.publish(_case("RY-BAD"))
         realtime.publish(_case("RY-GOOD"))
         assert realtime.flush(5)
@@ -164,7 +164,7 @@ def test_a_full_queue_drops_the_oldest_with_a_warning_and_a_count(caplog):
     record = Recorder()
     record.gate.clear()  # the first event holds the emitter
     emitter = realtime.Emitter(send=record, limit=3)
-    with caplog.at_level(logging.WARNING, logger="hotline.realtime"):
+    with caplog.at_level(logging.WARNING, logger="hotline.web.realtime"):
         emitter.put(realtime._Event("case", ["dispatch"], {"case": "RY-0"}))
         assert record.started.wait(5)
         for number in range(1, 7):
@@ -388,7 +388,7 @@ def test_without_listed_origins_only_the_pages_own_origin_may_connect(
 def test_a_web_process_refuses_live_connections_but_serves_pages(
     tmp_path, monkeypatch, made_apps, caplog
 ):
-    with caplog.at_level(logging.WARNING, logger="hotline.realtime"):
+    with caplog.at_level(logging.WARNING, logger="hotline.web.realtime"):
         app = _make_app(tmp_path, monkeypatch, role="web")
     made_apps.append(app)
     client = app.test_client()
@@ -547,8 +547,8 @@ def test_cards_are_open_to_supervisors_and_closed_to_visitors(app, client, app_o
 def test_an_open_screen_is_closed_when_its_login_ends(app, app_org):
     """Logout elsewhere, deactivation or a password reset ends the login: the
     live connection it opened is closed too, not left receiving cases."""
-    from hotline.auth import deactivate_staff
     from hotline.models import Staff
+    from hotline.web.auth import deactivate_staff
 
     client = logged_in(app.test_client(), "dispatcher")
     other = logged_in(app.test_client(), "supervisor")

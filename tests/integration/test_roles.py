@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from hotline import lifecycle
-from hotline.lifecycle import Action, State
-from hotline.taxonomy import Role
+from hotline.domain import lifecycle
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import Role
 from tests.support import Org, act, bring_case_to
 
 #: A user of each role in the seeded organisation (the crew member works in REPAIR,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from dispatch import scheduler as dispatch_scheduler
-from dispatch.scheduler import AdvisoryLockLeadership, SweepRunner
+from dispatch.services import scheduler as dispatch_scheduler
+from dispatch.services.scheduler import AdvisoryLockLeadership, SweepRunner
 from hotline import services
 from hotline.models import Case, CaseEvent
 from hotline.settings import SettingsError

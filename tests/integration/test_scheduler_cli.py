@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hotline.cli import main
-from hotline.timelimits import DEFAULT_POLICY_PATH
+from hotline.domain.timelimits import DEFAULT_POLICY_PATH
 
 
 @pytest.fixture

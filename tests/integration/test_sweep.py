@@ -15,11 +15,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from dispatch.sweep import due_clocks, query_plan, sweep
-from hotline import audit, services
-from hotline.lifecycle import Action, State
+from dispatch.services.sweep import due_clocks, query_plan, sweep
+from hotline import services
+from hotline.domain.lifecycle import Action, State
+from hotline.domain.taxonomy import Category, Stage
 from hotline.models import Case, CaseDeadline, CaseEvent
-from hotline.taxonomy import Category, Stage
+from hotline.services import audit
 from tests.support import act, bring_case_to, intake_command
 
 SWEEP_ACTIONS = ("deadline_warning", "deadline_escalated", "clock_resumed")

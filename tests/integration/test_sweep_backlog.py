@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-import dispatch.sweep as sweep_module
-from dispatch.sweep import due_clocks, sweep
-from hotline import audit, services
-from hotline.lifecycle import Action, State
+import dispatch.services.sweep as sweep_module
+from dispatch.services.sweep import due_clocks, sweep
+from hotline import services
+from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseEvent
+from hotline.services import audit
 from tests.support import act, bring_case_to, intake_command
 
 STEPS = ("deadline_warning", "deadline_escalated")

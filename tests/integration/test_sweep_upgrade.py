@@ -10,12 +10,12 @@ import pytest
 from alembic import command as alembic_command
 from sqlalchemy import select, text
 
-from dispatch.sweep import sweep
+from dispatch.services.sweep import sweep
 from hotline.cli import alembic_config, upgrade_database
 from hotline.db import make_engine, make_sessionmaker
+from hotline.domain.timelimits import TimeLimitPolicy
 from hotline.models import CaseDeadline, CaseEvent
 from hotline.services import Services
-from hotline.timelimits import TimeLimitPolicy
 from tests.conftest import FakeClock, pg_temporary_database
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)

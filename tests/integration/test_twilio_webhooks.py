@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from callflows.calls import missed_calls
 from callflows.models import (
     AttemptStatus,
     Call,
@@ -29,8 +28,9 @@ from callflows.models import (
     CallStatusEvent,
     OutboundAttempt,
 )
+from callflows.services import missed_calls
 from callflows.telephony import TwilioConfig, TwilioTelephony
-from callflows.twilio_voice import hold_pause_seconds
+from callflows.web.twilio_voice import hold_pause_seconds
 from hotline.models import Contact
 from tests.integration.pagehelp import csrf_from, logged_in
 from tests.support import seed_org

@@ -356,7 +356,7 @@ def test_an_unreachable_database_answers_503_not_500(tmp_path: Path, clock: Fake
 def test_a_web_process_without_the_sweep_says_so_at_start(
     db_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    from dispatch.scheduler import announce_sweep_for_server
+    from dispatch.services.scheduler import announce_sweep_for_server
 
     lines: list[str] = []
     app = _make_app(db_url, tmp_path, clock)  # scheduler_in_process = false

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callflows.compliance import (
+from callflows.domain.compliance import (
     DEFAULT_ALLOWANCES,
     DEFAULT_BANNED_PHRASES,
     Allowance,

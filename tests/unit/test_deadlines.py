@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.deadlines import (
+from hotline.domain.taxonomy import Stage
+from hotline.domain.workcalendar import ClockKind, WorkCalendar
+from hotline.services.deadlines import (
     SECOND_TIER_AFTER_SHARE,
     StageClock,
     Step,
@@ -27,8 +29,6 @@ from hotline.deadlines import (
     shifted_warning,
     warned,
 )
-from hotline.taxonomy import Stage
-from hotline.workcalendar import ClockKind, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)  # a Thursday

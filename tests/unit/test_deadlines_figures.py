@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatch.figures import PromiseVerdict, Tally, promise_verdict, tally, verdict
+from dispatch.services.figures import PromiseVerdict, Tally, promise_verdict, tally, verdict
+from hotline.domain.taxonomy import Stage
 from hotline.models import CaseDeadline
-from hotline.taxonomy import Stage
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)

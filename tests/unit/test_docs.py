@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hotline.lifecycle import markdown_table
+from hotline.domain.lifecycle import markdown_table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -15,5 +15,5 @@ def test_architecture_doc_shows_the_lifecycle_table_of_the_code():
     end = text.index("<!-- lifecycle:end -->")
     assert text[start:end].strip() == markdown_table(), (
         "docs/architecture.md is out of date: paste the output of "
-        "`python -c 'from hotline.lifecycle import markdown_table; print(markdown_table())'`"
+        "`python -c 'from hotline.domain.lifecycle import markdown_table; print(markdown_table())'`"
     )

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import callflows
-from callflows.engine import (
+from callflows.domain.engine import (
     READ_BACK_FIELDS,
     AnswerRequired,
     CallEnded,
@@ -30,8 +30,8 @@ from callflows.engine import (
     UnknownField,
     UnknownStep,
 )
-from callflows.scripts import Script, load_all
-from hotline.taxonomy import Category, FollowUpOutcome, TriageOutcome
+from callflows.domain.scripts import Script, load_all
+from hotline.domain.taxonomy import Category, FollowUpOutcome, TriageOutcome
 
 SCRIPTS_DIR = Path(callflows.__file__).parent / "scripts"
 NAMES = {

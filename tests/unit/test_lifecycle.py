@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline import lifecycle
-from hotline.lifecycle import (
+from hotline.domain import lifecycle
+from hotline.domain.lifecycle import (
     ALLOWED_ROLES,
     TRANSITIONS,
     Action,
@@ -23,7 +23,7 @@ from hotline.lifecycle import (
     State,
     apply,
 )
-from hotline.taxonomy import Category, FollowUpOutcome, Role
+from hotline.domain.taxonomy import Category, FollowUpOutcome, Role
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 OPERATOR, DISPATCHER, CREW, SUPERVISOR = 1, 2, 3, 4

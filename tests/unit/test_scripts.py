@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import callflows
-from callflows.compliance import find_banned_phrases
-from callflows.scripts import (
+from callflows.domain.compliance import find_banned_phrases
+from callflows.domain.scripts import (
     FIELDS,
     Script,
     ScriptError,
@@ -19,7 +19,7 @@ from callflows.scripts import (
     load_all,
     load_script,
 )
-from hotline.taxonomy import Category, FollowUpOutcome, TriageOutcome
+from hotline.domain.taxonomy import Category, FollowUpOutcome, TriageOutcome
 
 SCRIPTS_DIR = Path(callflows.__file__).parent / "scripts"
 NAMES = {

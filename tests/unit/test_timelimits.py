@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline import timelimits
-from hotline.taxonomy import Category, Priority, Stage
-from hotline.timelimits import (
+from hotline.domain import timelimits
+from hotline.domain.taxonomy import Category, Priority, Stage
+from hotline.domain.timelimits import (
     DEFAULT_POLICY_PATH,
     DURATION_HINT,
     Limit,
@@ -24,7 +24,7 @@ from hotline.timelimits import (
     TimeLimitPolicy,
     deadline,
 )
-from hotline.workcalendar import SHANGHAI, ClockKind, WorkCalendar
+from hotline.domain.workcalendar import SHANGHAI, ClockKind, WorkCalendar
 
 POLICY = TimeLimitPolicy.load()
 RAW: dict[str, Any] = tomllib.loads(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))

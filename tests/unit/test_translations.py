@@ -4,7 +4,7 @@ compiles.
 
 The msgids are extracted here with Babel and the mapping in ``babel.cfg``, the
 same way ``pybabel extract`` does, so a string added to a template or to
-``hotline/labels.py`` without its translation fails this test.
+``hotline/web/labels.py`` without its translation fails this test.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("hotline", "dispatch", "callflows")
-CATALOGUE = ROOT / "hotline" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+CATALOGUE = ROOT / "hotline" / "web" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|%%")
 
 
@@ -66,7 +66,7 @@ def catalogue() -> Catalog:
 def test_extraction_finds_templates_and_lazy_labels(msgids: dict[str, str]) -> None:
     # One string from a template, one from labels.py (lazy_gettext), one from a view.
     assert "接线台" in msgids
-    assert msgids["已签收"].startswith("hotline/labels.py")
+    assert msgids["已签收"].startswith("hotline/web/labels.py")
     assert "工单号 %(number)s" in msgids
 
 

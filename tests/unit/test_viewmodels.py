@@ -6,9 +6,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hotline.deadlines import StageClock, Step, decide, resumed
-from hotline.taxonomy import Role, Stage
-from hotline.viewmodels import (
+from hotline.domain.taxonomy import Role, Stage
+from hotline.domain.workcalendar import ClockKind, WorkCalendar
+from hotline.services.deadlines import StageClock, Step, decide, resumed
+from hotline.web.viewmodels import (
     BREACH,
     NONE,
     OK,
@@ -19,7 +20,6 @@ from hotline.viewmodels import (
     clock_rows,
     nav_endpoints,
 )
-from hotline.workcalendar import ClockKind, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)  # a Thursday
@@ -96,7 +96,7 @@ def test_a_pause_that_has_ended_counts_as_running_from_its_end():
 
 def test_an_extended_deadline_warns_at_the_sweeps_moment(policy):
     # An approved extension moves the due time by working days and the
-    # warning with it (hotline.deadlines._extend_by_working_days).
+    # warning with it (hotline.services.deadlines._extend_by_working_days).
     c = clock(hours=48)
     due = CALENDAR.add_working_days(c.due_at, 3)
     extended = replace(c, due_at=due, warn_at=policy.warn_at(c.started_at, due))

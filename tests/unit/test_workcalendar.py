@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.workcalendar import SHANGHAI, WorkCalendar, add_elapsed
+from hotline.domain.workcalendar import SHANGHAI, WorkCalendar, add_elapsed
 
 CAL = WorkCalendar()
 

@@ -1,0 +1,818 @@
+"""The script engine for one live call: pure, driven by an injected clock.
+
+A :class:`CallSession` walks a call through a :class:`~callflows.domain.scripts.Script`:
+the current step, answers at branching steps, captured fields, skips (only of
+optional steps), the not-heard repeat, the look-up timer that asks for the
+reassurance line every 30 seconds (P3), the read-back gate (P4) and the
+closing. :meth:`CallSession.compliance_record` reports what was done and when,
+and what the standard asked for that was not.
+
+The session never reads the system clock; it calls the ``clock`` it was given,
+which must return timezone-aware datetimes. It is meant for one operator's
+console and is not thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+
+from callflows.domain.scripts import FIELDS, Prompt, Script, Step, StepKind
+
+__all__ = [
+    "READ_BACK_FIELDS",
+    "REASSURANCE_INTERVAL",
+    "AnswerRequired",
+    "CallEnded",
+    "CallFlowError",
+    "CallSession",
+    "Clock",
+    "ClockError",
+    "ComplianceRecord",
+    "FieldChange",
+    "InvalidFieldValue",
+    "Jump",
+    "LookupRecord",
+    "LookupStateError",
+    "MissingCapture",
+    "PromptMissing",
+    "PromptRecord",
+    "ReadBackRequired",
+    "ReassuranceGap",
+    "ScriptFinished",
+    "StepRecord",
+    "StepRequired",
+    "StepStatus",
+    "UnknownAnswer",
+    "UnknownField",
+    "UnknownStep",
+]
+
+Clock = Callable[[], datetime]
+
+#: P4: what must be captured and read back before a case can be submitted.
+READ_BACK_FIELDS: tuple[str, ...] = ("problem", "need", "address", "contact_phone")
+
+#: P3: 查询过程中每隔半分钟与客户打招呼.
+REASSURANCE_INTERVAL = timedelta(seconds=30)
+
+
+# --- errors ----------------------------------------------------------------------
+
+
+class CallFlowError(Exception):
+    """Base class of every refusal the engine makes."""
+
+
+class ClockError(CallFlowError):
+    """The injected clock (or a ``now`` passed in) gave a naive datetime."""
+
+
+class CallEnded(CallFlowError):
+    """The call has ended; the action needs the caller on the line."""
+
+
+class ScriptFinished(CallFlowError):
+    """The script has no current step (it ran to its end)."""
+
+
+class UnknownStep(CallFlowError):
+    """The script has no step with that id."""
+
+
+class UnknownField(CallFlowError):
+    """The field is not one the script captures."""
+
+
+class InvalidFieldValue(CallFlowError):
+    """The value is empty, or not one of the field's allowed values."""
+
+
+class StepRequired(CallFlowError):
+    """A required step cannot be skipped."""
+
+
+class MissingCapture(CallFlowError):
+    """A step cannot be completed before the fields it needs are captured."""
+
+    def __init__(self, step_id: str, fields: tuple[str, ...], message: str) -> None:
+        self.step_id = step_id
+        self.fields = fields
+        super().__init__(message)
+
+
+class AnswerRequired(CallFlowError):
+    """A branching step is completed by choosing one of its answers."""
+
+
+class UnknownAnswer(CallFlowError):
+    """The answer is not one the current step offers (or it offers none)."""
+
+
+class PromptMissing(CallFlowError):
+    """The script does not define the prompt asked for."""
+
+
+class LookupStateError(CallFlowError):
+    """A look-up was started twice, or reassured or ended while none runs."""
+
+
+class ReadBackRequired(CallFlowError):
+    """P4: the case needs problem, need, address and contact, read back.
+
+    ``missing`` lists the fields not yet captured; ``confirmed`` says whether
+    the read-back has been confirmed (it cannot be while anything is missing).
+    """
+
+    def __init__(self, missing: tuple[str, ...], confirmed: bool, message: str) -> None:
+        self.missing = missing
+        self.confirmed = confirmed
+        super().__init__(message)
+
+
+# --- records ---------------------------------------------------------------------
+
+
+class StepStatus(StrEnum):
+    """How a step left the call."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """A step done or skipped, when, and the answer chosen at a branching step."""
+
+    step_id: str
+    status: StepStatus
+    at: datetime
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
+class Jump:
+    """The operator moved the script to a step out of order."""
+
+    from_step: str | None
+    to_step: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PromptRecord:
+    """A prompt said (not-heard repeat, look-up line) and at which step."""
+
+    prompt_id: str
+    at: datetime
+    step_id: str | None
+
+
+@dataclass(frozen=True)
+class ReassuranceGap:
+    """A stretch of a look-up longer than the interval with no word to the caller."""
+
+    started_at: datetime
+    ended_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        """Length of the silence in seconds."""
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class LookupRecord:
+    """One look-up: when it ran and every time the caller was reassured."""
+
+    started_at: datetime
+    ended_at: datetime | None
+    prompts: tuple[datetime, ...]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """A read-back field changed after confirmation, which revoked it (P4)."""
+
+    field: str
+    at: datetime
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class ComplianceRecord:
+    """What happened on a call, measured against its script.
+
+    ``missed_required`` lists the required steps that applied to the call as it
+    went (the branches actually taken) and were not done, in script order.
+    ``missed_greeting`` and ``missed_closing`` say that no greeting or closing
+    was said although every way the call could end needed one. Only field names are kept, never their values, so the
+    record can be shown to anyone who reviews calls.
+    """
+
+    script_id: str
+    as_of: datetime
+    started_at: datetime
+    ended_at: datetime | None
+    hung_up_by: str | None
+    steps: tuple[StepRecord, ...]
+    done_steps: tuple[str, ...]
+    missed_required: tuple[str, ...]
+    missed_greeting: bool
+    missed_closing: bool
+    jumps: tuple[Jump, ...]
+    not_heard_repeats: tuple[PromptRecord, ...]
+    lookups: tuple[LookupRecord, ...]
+    reassurance_gaps: tuple[ReassuranceGap, ...]
+    read_back_confirmed_at: datetime | None
+    read_back_revocations: tuple[FieldChange, ...]
+    captured_fields: tuple[str, ...]
+
+    @property
+    def reassurances(self) -> tuple[datetime, ...]:
+        """Every time the look-up line was said, across all look-ups."""
+        return tuple(at for lookup in self.lookups for at in lookup.prompts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: datetimes as ISO 8601 strings, seconds as floats."""
+        return {
+            "script_id": self.script_id,
+            "as_of": _iso(self.as_of),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "hung_up_by": self.hung_up_by,
+            "steps": [
+                {
+                    "step_id": r.step_id,
+                    "status": r.status.value,
+                    "at": _iso(r.at),
+                    "answer": r.answer,
+                }
+                for r in self.steps
+            ],
+            "done_steps": list(self.done_steps),
+            "missed_required": list(self.missed_required),
+            "missed_greeting": self.missed_greeting,
+            "missed_closing": self.missed_closing,
+            "jumps": [
+                {"from_step": j.from_step, "to_step": j.to_step, "at": _iso(j.at)}
+                for j in self.jumps
+            ],
+            "not_heard_repeats": [
+                {"at": _iso(p.at), "step_id": p.step_id} for p in self.not_heard_repeats
+            ],
+            "lookups": [
+                {
+                    "started_at": _iso(lk.started_at),
+                    "ended_at": _iso(lk.ended_at),
+                    "prompts": [_iso(at) for at in lk.prompts],
+                }
+                for lk in self.lookups
+            ],
+            "reassurance_gaps": [
+                {
+                    "started_at": _iso(g.started_at),
+                    "ended_at": _iso(g.ended_at),
+                    "seconds": g.seconds,
+                }
+                for g in self.reassurance_gaps
+            ],
+            "read_back_confirmed_at": _iso(self.read_back_confirmed_at),
+            "read_back_revocations": [
+                {"field": c.field, "at": _iso(c.at)} for c in self.read_back_revocations
+            ],
+            "captured_fields": list(self.captured_fields),
+        }
+
+
+@dataclass
+class _Lookup:
+    started_at: datetime
+    prompts: list[datetime] = field(default_factory=list)
+    ended_at: datetime | None = None
+
+
+# --- the session -----------------------------------------------------------------
+
+
+class CallSession:
+    """One call walked through one script.
+
+    ``clock`` returns the current time as an aware datetime. ``known`` pre-fills
+    fields already known when the call starts (the account on screen for a
+    dunning call, the case for a follow-up); they are validated like captures
+    and raise :class:`UnknownField` or :class:`InvalidFieldValue`.
+    ``reassurance_interval`` is P3's half minute unless configured otherwise.
+    """
+
+    def __init__(
+        self,
+        script: Script,
+        clock: Clock,
+        *,
+        known: Mapping[str, str] | None = None,
+        reassurance_interval: timedelta = REASSURANCE_INTERVAL,
+    ) -> None:
+        if reassurance_interval <= timedelta(0):
+            raise ValueError("reassurance_interval must be positive")
+        self._script = script
+        self._clock = clock
+        self._interval = reassurance_interval
+        self._started_at = self._now()
+        self._ended_at: datetime | None = None
+        self._hung_up_by: str | None = None
+        self._current: str | None = script.start
+        self._fields: dict[str, str] = {}
+        self._answers: dict[str, str] = {}
+        self._history: list[StepRecord] = []
+        self._jumps: list[Jump] = []
+        self._not_heard: list[PromptRecord] = []
+        self._lookups: list[_Lookup] = []
+        self._read_back_at: datetime | None = None
+        self._read_back_values: dict[str, str] = {}
+        self._revocations: list[FieldChange] = []
+        for name, value in (known or {}).items():
+            self.capture(name, value)
+
+    # -- time
+
+    def _now(self) -> datetime:
+        return self._aware(self._clock(), "the clock")
+
+    @staticmethod
+    def _aware(value: datetime, what: str) -> datetime:
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ClockError(f"{what} must give a timezone-aware datetime, got {value!r}")
+        return value
+
+    # -- state
+
+    @property
+    def script(self) -> Script:
+        """The script this call follows."""
+        return self._script
+
+    @property
+    def started_at(self) -> datetime:
+        """When the session was created (the call was answered or placed)."""
+        return self._started_at
+
+    @property
+    def ended_at(self) -> datetime | None:
+        """When the call ended, or ``None`` while it is live."""
+        return self._ended_at
+
+    @property
+    def is_live(self) -> bool:
+        """True until :meth:`end` is called."""
+        return self._ended_at is None
+
+    @property
+    def current_step(self) -> Step | None:
+        """The step the operator is on, or ``None`` once the script has ended."""
+        return self._script.step(self._current) if self._current is not None else None
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """A copy of the captured fields."""
+        return dict(self._fields)
+
+    @property
+    def answers(self) -> dict[str, str]:
+        """A copy of the latest answer chosen at each branching step, by step id."""
+        return dict(self._answers)
+
+    @property
+    def history(self) -> tuple[StepRecord, ...]:
+        """Every step done or skipped, in order."""
+        return tuple(self._history)
+
+    @property
+    def done_steps(self) -> tuple[str, ...]:
+        """Ids of the steps done (not skipped), in the order first done."""
+        return tuple(dict.fromkeys(r.step_id for r in self._history if r.status is StepStatus.DONE))
+
+    def text(self, step: Step | None = None, *, lang: str = "zh") -> str:
+        """The wording of ``step`` (default: the current step) with fields filled.
+
+        Unknown values show as ``××``. Raises :class:`ScriptFinished` when no step
+        is given and the script has ended.
+        """
+        target = step if step is not None else self._require_current()
+        return target.render(self._fields, lang=lang)
+
+    # -- guards
+
+    def _require_live(self, action: str) -> None:
+        if self._ended_at is not None:
+            raise CallEnded(f"cannot {action}: the call ended at {self._ended_at.isoformat()}")
+
+    def _require_current(self) -> Step:
+        step = self.current_step
+        if step is None:
+            raise ScriptFinished(f"script '{self._script.id}' has ended; there is no current step")
+        return step
+
+    def _check_can_leave(self, step: Step) -> None:
+        if step.kind is StepKind.READ_BACK and self._read_back_at is None:
+            missing = self.missing_read_back_fields()
+            raise ReadBackRequired(
+                missing,
+                False,
+                f"step '{step.id}' cannot be completed: "
+                + (
+                    f"{', '.join(missing)} not captured yet"
+                    if missing
+                    else "the read-back has not been confirmed by the caller"
+                ),
+            )
+        needed = tuple(
+            name
+            for name in (*step.captures, *sorted(step.placeholders))
+            if name not in self._fields
+        )
+        needed = tuple(dict.fromkeys(needed))
+        if needed:
+            raise MissingCapture(
+                step.id,
+                needed,
+                f"step '{step.id}' cannot be completed: {', '.join(needed)} not captured yet",
+            )
+
+    def _move(self, target: str | None) -> Step | None:
+        self._current = target
+        return self.current_step
+
+    # -- fields
+
+    def capture(self, name: str, value: str) -> None:
+        """Store a field's value; allowed at any time, even after the call ends.
+
+        Raises :class:`UnknownField` for a field the script does not use and
+        :class:`InvalidFieldValue` for an empty value or one outside the field's
+        allowed values. Changing problem, need, address or contact_phone after
+        the read-back was confirmed revokes the confirmation (P4).
+        """
+        if name not in self._script.fields:
+            raise UnknownField(
+                f"script '{self._script.id}' does not capture '{name}'; "
+                f"it captures {', '.join(sorted(self._script.fields))}"
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidFieldValue(f"'{name}' needs a non-empty text value, got {value!r}")
+        text = value.strip()
+        choices = FIELDS[name].choices
+        if choices and text not in choices:
+            raise InvalidFieldValue(
+                f"'{text}' is not a value of '{name}'; expected one of {', '.join(choices)}"
+            )
+        self._fields[name] = text
+        if (
+            self._read_back_at is not None
+            and name in READ_BACK_FIELDS
+            and self._read_back_values.get(name) != text
+        ):
+            self._read_back_at = None
+            self._revocations.append(FieldChange(name, self._now()))
+
+    # -- moving through the script
+
+    def answer(self, choice: str) -> Step | None:
+        """Choose an answer at the current (branching) step, completing it.
+
+        Stores the answer in the step's answer field and applies the branch's
+        ``sets``, then moves to the branch's next step and returns it (``None``
+        when the script ends). Raises :class:`CallEnded`,
+        :class:`ScriptFinished`, :class:`UnknownAnswer`, and
+        :class:`MissingCapture` or :class:`ReadBackRequired` when the step's
+        needs are not met.
+        """
+        self._require_live("answer")
+        step = self._require_current()
+        if not step.branches:
+            raise UnknownAnswer(f"step '{step.id}' takes no answers; complete it instead")
+        choice = str(choice)
+        if choice not in step.answers:
+            raise UnknownAnswer(
+                f"step '{step.id}' has no answer '{choice}'; "
+                f"expected one of {', '.join(step.answers)}"
+            )
+        self._check_can_leave(step)
+        branch = step.branch(choice)
+        if step.answer_field is not None:
+            self.capture(step.answer_field, choice)
+        for name, value in branch.sets:
+            self.capture(name, value)
+        self._answers[step.id] = choice
+        self._history.append(StepRecord(step.id, StepStatus.DONE, self._now(), choice))
+        return self._move(step.target(choice))
+
+    def complete_step(self) -> Step | None:
+        """Mark the current step done and move to the next; return the new step.
+
+        Raises :class:`CallEnded`, :class:`ScriptFinished`,
+        :class:`AnswerRequired` at a branching step, :class:`MissingCapture`
+        when a field the step captures or shows is not captured, and
+        :class:`ReadBackRequired` at the read-back step until confirmed.
+        """
+        self._require_live("complete a step")
+        step = self._require_current()
+        if step.branches:
+            raise AnswerRequired(
+                f"step '{step.id}' is completed by choosing an answer: {', '.join(step.answers)}"
+            )
+        self._check_can_leave(step)
+        self._history.append(StepRecord(step.id, StepStatus.DONE, self._now()))
+        return self._move(step.next)
+
+    advance = complete_step
+
+    def skip(self) -> Step | None:
+        """Skip the current optional step; return the step that follows it.
+
+        Raises :class:`StepRequired` for a required step, :class:`CallEnded`
+        and :class:`ScriptFinished`.
+        """
+        self._require_live("skip a step")
+        step = self._require_current()
+        if step.required:
+            raise StepRequired(f"step '{step.id}' is required and cannot be skipped")
+        self._history.append(StepRecord(step.id, StepStatus.SKIPPED, self._now()))
+        return self._move(step.next)
+
+    def go_to(self, step_id: str) -> Step:
+        """Move to any step out of order (the caller ran ahead, or back).
+
+        The jump is recorded; required steps jumped over show as missed unless
+        done later. Raises :class:`UnknownStep` and :class:`CallEnded`.
+        """
+        self._require_live("move to another step")
+        if step_id not in self._script.step_ids:
+            raise UnknownStep(f"script '{self._script.id}' has no step '{step_id}'")
+        self._jumps.append(Jump(self._current, step_id, self._now()))
+        self._current = step_id
+        return self._script.step(step_id)
+
+    # -- prompts at any step
+
+    def _prompt(self, prompt_id: str) -> Prompt:
+        prompt = self._script.prompt(prompt_id)
+        if prompt is None:
+            raise PromptMissing(f"script '{self._script.id}' has no '{prompt_id}' prompt")
+        return prompt
+
+    def repeat_not_heard(self) -> Prompt:
+        """Record and return the not-heard line (P3), at whatever step.
+
+        Raises :class:`PromptMissing` and :class:`CallEnded`.
+        """
+        self._require_live("ask the caller to repeat")
+        prompt = self._prompt("not_heard")
+        self._not_heard.append(PromptRecord("not_heard", self._now(), self._current))
+        return prompt
+
+    # -- the look-up timer (P3)
+
+    def _active_lookup(self) -> _Lookup | None:
+        if self._lookups and self._lookups[-1].ended_at is None:
+            return self._lookups[-1]
+        return None
+
+    @property
+    def lookup_active(self) -> bool:
+        """True while the operator is looking something up."""
+        return self._active_lookup() is not None
+
+    def start_lookup(self) -> Prompt:
+        """Start a look-up: record and return the look-up line, said at once.
+
+        Raises :class:`LookupStateError` if one is already running,
+        :class:`PromptMissing` and :class:`CallEnded`.
+        """
+        self._require_live("start a look-up")
+        prompt = self._prompt("lookup")
+        if self._active_lookup() is not None:
+            raise LookupStateError("a look-up is already running; end it first")
+        now = self._now()
+        self._lookups.append(_Lookup(started_at=now, prompts=[now]))
+        return prompt
+
+    def reassure(self) -> Prompt:
+        """Record the look-up line said again to the waiting caller; return it.
+
+        Raises :class:`LookupStateError` when no look-up runs and
+        :class:`CallEnded`.
+        """
+        self._require_live("reassure the caller")
+        lookup = self._active_lookup()
+        if lookup is None:
+            raise LookupStateError("no look-up is running; start one first")
+        lookup.prompts.append(self._now())
+        return self._prompt("lookup")
+
+    def end_lookup(self) -> None:
+        """End the running look-up. Raises :class:`LookupStateError` if none runs."""
+        lookup = self._active_lookup()
+        if lookup is None:
+            raise LookupStateError("no look-up is running")
+        lookup.ended_at = self._now()
+
+    @property
+    def next_reassurance_at(self) -> datetime | None:
+        """When the caller must next hear the look-up line; ``None`` if no look-up runs."""
+        lookup = self._active_lookup()
+        if lookup is None:
+            return None
+        return lookup.prompts[-1] + self._interval
+
+    def due_reassurances(self, now: datetime | None = None) -> list[datetime]:
+        """The reassurance times that have come by ``now`` and were not said.
+
+        Empty while the caller is spoken to on time; one entry per interval
+        missed since the last prompt. ``now`` defaults to the clock. Raises
+        :class:`ClockError` for a naive ``now``.
+        """
+        moment = self._now() if now is None else self._aware(now, "now")
+        due: list[datetime] = []
+        next_at = self.next_reassurance_at
+        while next_at is not None and next_at <= moment:
+            due.append(next_at)
+            next_at += self._interval
+        return due
+
+    # -- the read-back gate (P4)
+
+    def missing_read_back_fields(self) -> tuple[str, ...]:
+        """Which of problem, need, address and contact_phone are not captured."""
+        return tuple(name for name in READ_BACK_FIELDS if name not in self._fields)
+
+    def read_back_items(self) -> dict[str, str | None]:
+        """The four P4 fields to read aloud (``None`` where not captured yet)."""
+        return {name: self._fields.get(name) for name in READ_BACK_FIELDS}
+
+    @property
+    def read_back_confirmed_at(self) -> datetime | None:
+        """When the caller confirmed the read-back, or ``None`` if not (or revoked)."""
+        return self._read_back_at
+
+    def confirm_read_back(self) -> datetime:
+        """Record that the caller confirmed the read-back; return the time.
+
+        Raises :class:`ReadBackRequired` (with ``missing``) unless problem,
+        need, address and contact_phone are all captured, and :class:`CallEnded`
+        (the caller must be on the line to confirm).
+        """
+        self._require_live("confirm the read-back")
+        missing = self.missing_read_back_fields()
+        if missing:
+            raise ReadBackRequired(
+                missing,
+                False,
+                f"the read-back cannot be confirmed: {', '.join(missing)} not captured yet",
+            )
+        self._read_back_at = self._now()
+        self._read_back_values = {name: self._fields[name] for name in READ_BACK_FIELDS}
+        return self._read_back_at
+
+    def require_ready_to_submit(self) -> None:
+        """Raise :class:`ReadBackRequired` unless the intake may become a case.
+
+        P4: problem, need, address and contact_phone captured, and the
+        read-back confirmed since they last changed.
+        """
+        missing = self.missing_read_back_fields()
+        if missing:
+            raise ReadBackRequired(
+                missing,
+                self._read_back_at is not None,
+                f"the case cannot be submitted: {', '.join(missing)} not captured yet",
+            )
+        if self._read_back_at is None:
+            changed = f" ({self._revocations[-1].field} changed since)" if self._revocations else ""
+            raise ReadBackRequired(
+                (),
+                False,
+                "the case cannot be submitted: the read-back has not been confirmed"
+                f" by the caller{changed}",
+            )
+
+    # -- the end of the call
+
+    def end(self, *, hung_up_by: str = "caller") -> datetime:
+        """End the call; return the time. Ends a running look-up too.
+
+        ``hung_up_by`` is ``"caller"`` or ``"operator"`` (P3: let the caller hang
+        up first; the record shows who did). Raises :class:`CallEnded` if the
+        call already ended and ``ValueError`` for another ``hung_up_by``.
+        """
+        if hung_up_by not in ("caller", "operator"):
+            raise ValueError(f"hung_up_by must be 'caller' or 'operator', got {hung_up_by!r}")
+        self._require_live("end the call")
+        now = self._now()
+        lookup = self._active_lookup()
+        if lookup is not None:
+            lookup.ended_at = now
+        self._ended_at = now
+        self._hung_up_by = hung_up_by
+        return now
+
+    # -- compliance
+
+    def _reaches_end(self, avoiding: frozenset[str]) -> bool:
+        """Whether this call, as answered so far, can end without the ``avoiding`` steps.
+
+        A branching step already answered keeps only the branch taken; the
+        others keep all of theirs (and their skip, if optional).
+        """
+        script = self._script
+        if script.start in avoiding:
+            return False
+        seen: set[str] = {script.start}
+        stack = [script.start]
+        while stack:
+            step_id = stack.pop()
+            if step_id in self._answers:
+                targets: tuple[str | None, ...] = (
+                    script.step(step_id).target(self._answers[step_id]),
+                )
+            else:
+                targets = script.successors(step_id)
+            for target in targets:
+                if target is None:
+                    return True
+                if target not in avoiding and target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+        return False
+
+    def _applicable_steps(self) -> set[str]:
+        """Steps every path of this call, as answered so far, has to pass.
+
+        A step applies when the call cannot end without it, so a step on one
+        branch applies only once that branch is chosen.
+        """
+        return {
+            step.id for step in self._script.steps if not self._reaches_end(frozenset({step.id}))
+        }
+
+    def _missed_kind(self, kind: StepKind, done: set[str]) -> bool:
+        """No step of ``kind`` was done although the call cannot end without one.
+
+        Scripts may have several closings (one per way the call ends); this asks
+        whether some closing was needed, not which.
+        """
+        of_kind = frozenset(step.id for step in self._script.steps if step.kind is kind)
+        return bool(of_kind) and not (of_kind & done) and not self._reaches_end(of_kind)
+
+    def _gaps(self, lookup: _Lookup, as_of: datetime) -> list[ReassuranceGap]:
+        marks = [*lookup.prompts, lookup.ended_at or as_of]
+        return [
+            ReassuranceGap(earlier, later)
+            for earlier, later in pairwise(marks)
+            if later - earlier > self._interval
+        ]
+
+    def compliance_record(self) -> ComplianceRecord:
+        """What was done on this call and what the standard asked for that was not.
+
+        Taken as of now: on a live call, required steps still ahead count as
+        missed and a running look-up's silence counts up to now; take it after
+        :meth:`end` for the call's final record.
+        """
+        as_of = self._ended_at or self._now()
+        done = set(self.done_steps)
+        applicable = self._applicable_steps()
+        missed = tuple(
+            step.id
+            for step in self._script.steps
+            if step.required and step.id in applicable and step.id not in done
+        )
+
+        return ComplianceRecord(
+            script_id=self._script.id,
+            as_of=as_of,
+            started_at=self._started_at,
+            ended_at=self._ended_at,
+            hung_up_by=self._hung_up_by,
+            steps=tuple(self._history),
+            done_steps=self.done_steps,
+            missed_required=missed,
+            missed_greeting=self._missed_kind(StepKind.GREETING, done),
+            missed_closing=self._missed_kind(StepKind.CLOSING, done),
+            jumps=tuple(self._jumps),
+            not_heard_repeats=tuple(self._not_heard),
+            lookups=tuple(
+                LookupRecord(lk.started_at, lk.ended_at, tuple(lk.prompts)) for lk in self._lookups
+            ),
+            reassurance_gaps=tuple(gap for lk in self._lookups for gap in self._gaps(lk, as_of)),
+            read_back_confirmed_at=self._read_back_at,
+            read_back_revocations=tuple(self._revocations),
+            captured_fields=tuple(sorted(self._fields)),
+        )

@@ -1,0 +1,72 @@
+"""Languages: Simplified Chinese first, English by a switch that stays.
+
+Flask-Babel translates the interface. The catalogues are kept as ``.po`` text
+in ``hotline/web/translations``; they are compiled to ``.mo`` in the instance
+folder at start-up when missing or older than their source, so no compiled
+file is kept in the source tree and none goes stale.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, request, session
+from flask_babel import Babel
+
+from hotline.domain.phones import display, mask
+
+SOURCE = Path(__file__).resolve().parent / "translations"
+LANGUAGES = ("zh_CN", "en")
+
+babel = Babel()
+
+
+def compile_catalogues(target: Path) -> Path:
+    """Compile every ``.po`` under :data:`SOURCE` into ``target``; returns ``target``."""
+    for po_path in SOURCE.glob("*/LC_MESSAGES/*.po"):
+        relative = po_path.relative_to(SOURCE).with_suffix(".mo")
+        mo_path = target / relative
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=po_path.parts[-3])
+        # A file of this process's own, then an atomic rename: processes that
+        # start side by side (a server's workers) never write the same file.
+        tmp = mo_path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        with tmp.open("wb") as handle:
+            write_mo(handle, catalog)
+        tmp.replace(mo_path)
+    return target
+
+
+def select_locale() -> str:
+    """The language chosen in this session, else the configured default."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
+
+
+def local_time(value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+    """A time in the utility's zone as ``11-26 14:05`` (empty for none)."""
+    if value is None:
+        return ""
+    return value.astimezone(current_app.extensions["hotline"].timezone).strftime(fmt)
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel and the display filters to ``app``."""
+    compiled = compile_catalogues(Path(app.instance_path) / "translations")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["phone"] = display
+    app.jinja_env.filters["masked"] = mask
+    app.jinja_env.globals["current_locale"] = select_locale
+    app.jinja_env.globals["request_path"] = lambda: request.full_path.rstrip("?")
