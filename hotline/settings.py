@@ -15,6 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from marshmallow import Schema, ValidationError
+
+from hotline.domain.strict_schema import first_error
+from hotline.settings_schema import RequiredSettings, environment_schema, overrides_schema
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 """The folder holding the ``hotline`` package: the repository in a source
 checkout or an editable install, ``site-packages`` in an installed one."""
@@ -60,21 +65,16 @@ def _read(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: {exc}") from None
 
 
-def _coerce(key: str, raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise SettingsError(f"HOTLINE_{key.upper()}: expected true or false, got {raw!r}")
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise SettingsError(
-                f"HOTLINE_{key.upper()}: expected a whole number, got {raw!r}"
-            ) from None
-    return raw
+def _checked(schema: Schema, data: Mapping[str, Any], problem: str) -> dict[str, Any]:
+    """``data`` loaded by ``schema``; ``problem`` words the first fault from its
+    ``{key}`` and ``{message}``."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        where, message = first_error(error.messages)
+        if not where:  # the data as a whole, e.g. overrides that are not a mapping
+            raise SettingsError(message) from None
+        raise SettingsError(problem.format(key=where[0], message=message)) from None
 
 
 def load_settings(
@@ -90,17 +90,11 @@ def load_settings(
     path = path or Path(os.environ.get("HOTLINE_CONFIG", DEFAULT_CONFIG))
     settings = _read(path)
     environ = os.environ if environ is None else environ
-    for key, default in list(settings.items()):
-        raw = environ.get(f"HOTLINE_{key.upper()}")
-        if raw is not None:
-            settings[key] = _coerce(key, raw, default)
-    for key, value in (overrides or {}).items():
-        if key not in settings:
-            raise SettingsError(f"unknown setting '{key}'")
-        settings[key] = value
-    for key in ("database_url", "company_name", "case_prefix", "timezone"):
-        if not isinstance(settings.get(key), str) or not settings[key]:
-            raise SettingsError(f"setting '{key}' must be a non-empty text")
+    settings.update(_checked(environment_schema(settings), environ, "{key}: {message}"))
+    settings.update(
+        _checked(overrides_schema(settings), overrides or {}, "unknown setting '{key}'")
+    )
+    _checked(RequiredSettings(), settings, "setting '{key}' {message}")
     return settings
 
 

@@ -1,4 +1,4 @@
-"""Call scripts as data: loading and validating the TOML files in ``scripts/``.
+"""Call scripts as data: the steps, prompts and answers of the TOML files in ``scripts/``.
 
 A script is a small directed graph of steps. Each step carries the words the
 operator says (zh-CN, verbatim where the service standard gives them, with
@@ -14,8 +14,9 @@ Two kinds of placeholder appear in the wording:
   filled when a step is rendered for a live call; a field not yet known renders
   as ``××``, exactly as the standard writes an unknown value.
 
-Every structural mistake in a file raises :class:`ScriptError` naming the file,
-the step and the key, so a broken script fails at start-up rather than
+:func:`load_script` reads a file; :mod:`callflows.domain.script_schema` checks
+it. Every structural mistake in a file raises :class:`ScriptError` naming the
+file, the step and the key, so a broken script fails at start-up rather than
 mid-call.
 """
 
@@ -28,7 +29,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from hotline.domain.taxonomy import (
     Category,
@@ -192,11 +192,12 @@ class Prompt:
     note_en: str = ""
 
 
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+#: A ``{placeholder}`` in a wording: a name of the utility or a capture field.
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
 def _render(template: str, values: Mapping[str, str], blank: str) -> str:
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or blank, template)
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or blank, template)
 
 
 @dataclass(frozen=True)
@@ -324,410 +325,6 @@ class Script:
 
 # --- loading -------------------------------------------------------------------
 
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_RULE = re.compile(r"^[A-Z]+[0-9]+$")
-_TOP_KEYS = {"script", "steps", "prompts"}
-_SCRIPT_KEYS = {"name_zh", "name_en", "rules", "start"}
-_STEP_KEYS = {
-    "id",
-    "kind",
-    "zh",
-    "en",
-    "required",
-    "captures",
-    "optional_captures",
-    "answer_field",
-    "branches",
-    "next",
-    "end",
-    "rule",
-    "verbatim",
-    "note_zh",
-    "note_en",
-}
-_BRANCH_KEYS = {"answer", "zh", "en", "next", "sets"}
-_PROMPT_KEYS = {"id", "zh", "en", "rule", "verbatim", "note_zh", "note_en"}
-
-
-class _Loader:
-    """Validates one parsed file; every error goes through :meth:`fail`."""
-
-    def __init__(self, path: Path, names: Mapping[str, str]) -> None:
-        self.path = path
-        self.names = names
-
-    def fail(self, message: str, *, step: str | None = None, key: str | None = None) -> ScriptError:
-        return ScriptError(self.path, message, step_id=step, key=key)
-
-    # -- primitive checks
-
-    def table(self, value: Any, *, allowed: set[str], step: str | None, key: str | None) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail("expected a table", step=step, key=key)
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise self.fail(
-                f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
-                step=step,
-                key=unknown[0],
-            )
-        return value
-
-    def text(self, data: dict, key: str, *, step: str | None, required: bool = True) -> str:
-        if key not in data:
-            if required:
-                raise self.fail("missing; the wording is required", step=step, key=key)
-            return ""
-        value = data[key]
-        if not isinstance(value, str) or (required and not value.strip()):
-            raise self.fail("must be a non-empty string", step=step, key=key)
-        return value
-
-    def flag(self, data: dict, key: str, *, step: str | None, default: bool | None) -> bool:
-        if key not in data:
-            if default is None:
-                raise self.fail("missing; say true or false", step=step, key=key)
-            return default
-        value = data[key]
-        if not isinstance(value, bool):
-            raise self.fail("must be true or false", step=step, key=key)
-        return value
-
-    def names_list(self, data: dict, key: str, *, step: str | None) -> tuple[str, ...]:
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail("must be a list of strings", step=step, key=key)
-        if len(set(value)) != len(value):
-            raise self.fail("lists a name twice", step=step, key=key)
-        return tuple(value)
-
-    def field_name(self, name: str, *, step: str | None, key: str) -> str:
-        if name not in FIELDS:
-            raise self.fail(
-                f"unknown capture field '{name}'; known fields: {', '.join(sorted(FIELDS))}",
-                step=step,
-                key=key,
-            )
-        return name
-
-    def field_value(self, name: str, value: Any, *, step: str | None, key: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"value for '{name}' must be a non-empty string", step=step, key=key)
-        choices = FIELDS[name].choices
-        if choices and value not in choices:
-            raise self.fail(
-                f"'{value}' is not a value of '{name}'; expected one of {', '.join(choices)}",
-                step=step,
-                key=key,
-            )
-        return value
-
-    def rule(self, data: dict, *, step: str | None) -> str | None:
-        value = data.get("rule")
-        if value is None:
-            return None
-        if not isinstance(value, str) or not _RULE.match(value):
-            raise self.fail("must be a rule id such as 'P3'", step=step, key="rule")
-        return value
-
-    def wording(self, template: str, *, step: str | None, key: str) -> tuple[str, frozenset[str]]:
-        """Fill the utility's names; return the text and its capture placeholders."""
-        stray = _PLACEHOLDER.sub("", template)
-        if "{" in stray or "}" in stray:
-            raise self.fail("has a brace that is not a {placeholder}", step=step, key=key)
-        fields: set[str] = set()
-        for name in _PLACEHOLDER.findall(template):
-            if name in CONFIG_NAMES:
-                continue
-            if name not in FIELDS:
-                raise self.fail(
-                    f"unknown placeholder '{{{name}}}'; use one of "
-                    f"{', '.join(CONFIG_NAMES)} or a capture field",
-                    step=step,
-                    key=key,
-                )
-            fields.add(name)
-        filled = _PLACEHOLDER.sub(
-            lambda m: self.names.get(m.group(1), m.group(0)),
-            template,
-        )
-        return filled, frozenset(fields)
-
-    # -- parts of a script
-
-    def prompt(self, raw: Any, seen: set[str]) -> Prompt:
-        if not isinstance(raw, dict):
-            raise self.fail("each [[prompts]] entry must be a table", key="prompts")
-        prompt_id = raw.get("id")
-        label = prompt_id if isinstance(prompt_id, str) else None
-        try:
-            return self._prompt(raw, prompt_id, seen)
-        except ScriptError as exc:
-            # The shared checks speak of steps; name the prompt instead.
-            raise ScriptError(self.path, exc.detail, prompt_id=label, key=exc.key) from None
-
-    def _prompt(self, raw: dict, prompt_id: Any, seen: set[str]) -> Prompt:
-        data = self.table(raw, allowed=_PROMPT_KEYS, step=None, key=None)
-        if prompt_id not in PROMPT_IDS:
-            raise self.fail(
-                f"unknown prompt id {prompt_id!r}; expected one of {', '.join(PROMPT_IDS)}",
-                key="id",
-            )
-        if prompt_id in seen:
-            raise self.fail("duplicate prompt id", key="id")
-        seen.add(prompt_id)
-        zh, zh_fields = self.wording(self.text(data, "zh", step=None), step=None, key="zh")
-        en, en_fields = self.wording(self.text(data, "en", step=None), step=None, key="en")
-        if zh_fields or en_fields:
-            raise self.fail("prompts may not use capture fields", key="zh")
-        return Prompt(
-            id=prompt_id,
-            zh=zh,
-            en=en,
-            rule=self.rule(data, step=None),
-            verbatim=self.flag(data, "verbatim", step=None, default=False),
-            note_zh=self.text(data, "note_zh", step=None, required=False),
-            note_en=self.text(data, "note_en", step=None, required=False),
-        )
-
-    def branch(self, raw: Any, step_id: str, answer_field: str | None) -> Branch:
-        data = self.table(raw, allowed=_BRANCH_KEYS, step=step_id, key="branches")
-        answer = data.get("answer")
-        if not isinstance(answer, str) or not _ID.match(answer):
-            raise self.fail(
-                "each branch needs an 'answer' id (lower case, digits, underscores)",
-                step=step_id,
-                key="branches.answer",
-            )
-        if answer_field is not None:
-            self.field_value(answer_field, answer, step=step_id, key="branches.answer")
-        for key in ("zh", "en"):
-            value = data.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise self.fail(
-                    f"answer '{answer}' needs a {key} label", step=step_id, key=f"branches.{key}"
-                )
-        target = data.get("next")
-        if target is not None and not isinstance(target, str):
-            raise self.fail("must be a step id", step=step_id, key="branches.next")
-        sets_raw = data.get("sets", {})
-        if not isinstance(sets_raw, dict):
-            raise self.fail("must be a table of field = value", step=step_id, key="branches.sets")
-        sets = tuple(
-            (
-                self.field_name(name, step=step_id, key="branches.sets"),
-                self.field_value(name, value, step=step_id, key="branches.sets"),
-            )
-            for name, value in sets_raw.items()
-        )
-        return Branch(answer=answer, zh=data["zh"], en=data["en"], next=target, sets=sets)
-
-    def step(self, raw: Any, index: int) -> Step:
-        if not isinstance(raw, dict):
-            raise self.fail(f"[[steps]] entry {index + 1} must be a table", key="steps")
-        step_id = raw.get("id")
-        if not isinstance(step_id, str) or not _ID.match(step_id):
-            raise self.fail(
-                f"[[steps]] entry {index + 1} needs an 'id' (lower case, digits, underscores)",
-                step=step_id if isinstance(step_id, str) else None,
-                key="id",
-            )
-        data = self.table(raw, allowed=_STEP_KEYS, step=step_id, key=None)
-        kind_raw = data.get("kind", StepKind.SAY.value)
-        try:
-            kind = StepKind(kind_raw)
-        except ValueError:
-            raise self.fail(
-                f"unknown kind {kind_raw!r}; expected one of {', '.join(StepKind)}",
-                step=step_id,
-                key="kind",
-            ) from None
-        zh, zh_fields = self.wording(self.text(data, "zh", step=step_id), step=step_id, key="zh")
-        en, en_fields = self.wording(self.text(data, "en", step=step_id), step=step_id, key="en")
-        if not en_fields <= zh_fields:
-            extra = ", ".join(sorted(en_fields - zh_fields))
-            raise self.fail(
-                f"English wording uses {extra}, which the Chinese wording does not",
-                step=step_id,
-                key="en",
-            )
-        captures = tuple(
-            self.field_name(name, step=step_id, key="captures")
-            for name in self.names_list(data, "captures", step=step_id)
-        )
-        optional = tuple(
-            self.field_name(name, step=step_id, key="optional_captures")
-            for name in self.names_list(data, "optional_captures", step=step_id)
-        )
-        both = set(captures) & set(optional)
-        if both:
-            raise self.fail(
-                f"{', '.join(sorted(both))} listed as both required and optional",
-                step=step_id,
-                key="optional_captures",
-            )
-        answer_field = data.get("answer_field")
-        if answer_field is not None:
-            if not isinstance(answer_field, str):
-                raise self.fail("must be a field name", step=step_id, key="answer_field")
-            self.field_name(answer_field, step=step_id, key="answer_field")
-        branches_raw = data.get("branches", [])
-        if not isinstance(branches_raw, list):
-            raise self.fail("must be an array of tables", step=step_id, key="branches")
-        branches = tuple(self.branch(b, step_id, answer_field) for b in branches_raw)
-        answers = [b.answer for b in branches]
-        duplicates = sorted({a for a in answers if answers.count(a) > 1})
-        if duplicates:
-            raise self.fail(
-                f"answer(s) {', '.join(duplicates)} appear twice",
-                step=step_id,
-                key="branches.answer",
-            )
-        if answer_field is not None and not branches:
-            raise self.fail(
-                "names an answer field but offers no answers", step=step_id, key="answer_field"
-            )
-        if len(branches) == 1:
-            raise self.fail(
-                "a branching step needs at least two answers", step=step_id, key="branches"
-            )
-        target = data.get("next")
-        if target is not None and not isinstance(target, str):
-            raise self.fail("must be a step id", step=step_id, key="next")
-        ends = self.flag(data, "end", step=step_id, default=False)
-        if ends and target is not None:
-            raise self.fail(
-                "a step cannot both end the script and have a next step", step=step_id, key="end"
-            )
-        required = self.flag(data, "required", step=step_id, default=None)
-        open_branch = any(b.next is None for b in branches)
-        if target is None and not ends and (not branches or open_branch or not required):
-            why = (
-                "a branch names no next step"
-                if branches and open_branch
-                else "an optional step can be skipped"
-                if branches
-                else "the step does not branch"
-            )
-            raise self.fail(f"needs 'next' or 'end = true' ({why})", step=step_id, key="next")
-        return Step(
-            id=step_id,
-            kind=kind,
-            zh=zh,
-            en=en,
-            required=required,
-            captures=captures,
-            optional_captures=optional,
-            answer_field=answer_field,
-            branches=branches,
-            next=target,
-            rule=self.rule(data, step=step_id),
-            verbatim=self.flag(data, "verbatim", step=step_id, default=False),
-            note_zh=self.text(data, "note_zh", step=step_id, required=False),
-            note_en=self.text(data, "note_en", step=step_id, required=False),
-            placeholders=zh_fields,
-        )
-
-    # -- the whole file
-
-    def load(self) -> Script:
-        try:
-            raw = tomllib.loads(self.path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise self.fail(f"cannot read the file: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise self.fail(f"not UTF-8 text: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise self.fail(f"not valid TOML: {exc}") from exc
-        self.table(raw, allowed=_TOP_KEYS, step=None, key=None)
-
-        head = self.table(raw.get("script"), allowed=_SCRIPT_KEYS, step=None, key="script")
-        for key in ("name_zh", "name_en"):
-            if not isinstance(head.get(key), str) or not head[key].strip():
-                raise self.fail("must be a non-empty string", key=f"script.{key}")
-        rules = head.get("rules", [])
-        if not isinstance(rules, list) or not all(
-            isinstance(r, str) and _RULE.match(r) for r in rules
-        ):
-            raise self.fail("must be a list of rule ids such as 'P3'", key="script.rules")
-
-        prompts_raw = raw.get("prompts", [])
-        if not isinstance(prompts_raw, list):
-            raise self.fail("must be an array of tables ([[prompts]])", key="prompts")
-        seen_prompts: set[str] = set()
-        prompts = tuple(self.prompt(p, seen_prompts) for p in prompts_raw)
-
-        steps_raw = raw.get("steps")
-        if not isinstance(steps_raw, list) or not steps_raw:
-            raise self.fail("a script needs at least one [[steps]] entry", key="steps")
-        steps: list[Step] = []
-        seen: set[str] = set()
-        for index, entry in enumerate(steps_raw):
-            step = self.step(entry, index)
-            if step.id in seen:
-                raise self.fail("duplicate step id", step=step.id, key="id")
-            seen.add(step.id)
-            steps.append(step)
-
-        start = head.get("start", steps[0].id)
-        if start not in seen:
-            raise self.fail(f"start step '{start}' does not exist", key="script.start")
-
-        script = Script(
-            id=self.path.stem,
-            name_zh=head["name_zh"],
-            name_en=head["name_en"],
-            path=self.path,
-            start=start,
-            steps=tuple(steps),
-            prompts=prompts,
-            rules=tuple(rules),
-        )
-        self.check_graph(script)
-        return script
-
-    def check_graph(self, script: Script) -> None:
-        for step in script.steps:
-            if step.next is not None and step.next not in script.step_ids:
-                raise self.fail(f"unknown next step '{step.next}'", step=step.id, key="next")
-            for branch in step.branches:
-                if branch.next is not None and branch.next not in script.step_ids:
-                    raise self.fail(
-                        f"answer '{branch.answer}' leads to unknown step '{branch.next}'",
-                        step=step.id,
-                        key="branches.next",
-                    )
-
-        reachable = _reach(script, script.start)
-        for step in script.steps:
-            if step.id not in reachable:
-                what = "required step" if step.required else "step"
-                raise self.fail(
-                    f"{what} is unreachable from the start step '{script.start}'",
-                    step=step.id,
-                    key="id",
-                )
-        for step in script.steps:
-            if None not in _reach(script, step.id):
-                raise self.fail(
-                    "every path from this step loops forever; no path reaches the end",
-                    step=step.id,
-                    key="next",
-                )
-
-
-def _reach(script: Script, origin: str) -> set[str | None]:
-    """Step ids reachable from ``origin`` (itself included); ``None`` is the end."""
-    seen: set[str | None] = {origin}
-    stack: list[str] = [origin]
-    while stack:
-        for target in script.successors(stack.pop()):
-            if target not in seen:
-                seen.add(target)
-                if target is not None:
-                    stack.append(target)
-    return seen
-
 
 def _check_names(names: Mapping[str, str]) -> dict[str, str]:
     for key, value in names.items():
@@ -762,7 +359,19 @@ def load_script(
     names = _check_names(
         {"company": company, "company_short": company_short, "official_account": official_account}
     )
-    return _Loader(Path(path), names).load()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScriptError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScriptError(path, f"not UTF-8 text: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScriptError(path, f"not valid TOML: {exc}") from exc
+    # The schema builds this module's steps, so it is imported on first use.
+    from callflows.domain.script_schema import build_script
+
+    return build_script(raw, path, names)
 
 
 def load_all(directory: Path | str, **names: str) -> dict[str, Script]:

@@ -2,9 +2,10 @@
 
 Pure Python (no Flask, no database). The policy is data, read from
 ``config/time_limits.toml`` (see ``docs/time-limits.md`` for the file's layout
-and every default's source). This module validates that file strictly, answers
-"what is the limit for this stage of this case" and turns a limit and a start
-moment into a due time on the right clock.
+and every default's source), which :mod:`hotline.domain.policy_schema`
+validates strictly. This module answers "what is the limit for this stage of
+this case" and turns a limit and a start moment into a due time on the right
+clock.
 
 Which limit applies, most specific first:
 
@@ -30,27 +31,41 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hotline.domain.taxonomy import Category, Priority, Stage
 from hotline.domain.workcalendar import (
-    DEFAULT_CLOSES,
-    DEFAULT_OPENS,
     SHANGHAI,
     ClockKind,
     WorkCalendar,
     add_elapsed,
     require_aware,
 )
-from hotline.settings import DEFAULT_TIME_LIMITS
 
 POLICY_PATH_ENV = "HOTLINE_TIME_LIMITS_PATH"
 """Environment variable naming a policy file to use instead of the shipped one."""
 
-DEFAULT_POLICY_PATH: Path = Path(os.environ.get(POLICY_PATH_ENV, DEFAULT_TIME_LIMITS))
+
+def _shipped_policy() -> Path:
+    """The shipped ``time_limits.toml``: in the installed ``hotline._defaults``
+    package (setup.cfg ships ``config/`` so), else in the checkout's ``config/``."""
+    try:
+        folder = resources.files("hotline._defaults")
+    except ModuleNotFoundError:
+        folder = None
+    if not isinstance(folder, Path):
+        folder = Path(__file__).resolve().parents[2] / "config"
+    return folder / "time_limits.toml"
+
+
+SHIPPED_POLICY_PATH: Path = _shipped_policy()
+"""The time-limit policy the product ships."""
+
+DEFAULT_POLICY_PATH: Path = Path(os.environ.get(POLICY_PATH_ENV, SHIPPED_POLICY_PATH))
 """The policy file :meth:`TimeLimitPolicy.load` reads when given no path.
 
 ``config/time_limits.toml`` beside the package, unless the environment variable
@@ -350,7 +365,10 @@ class TimeLimitPolicy:
         clock, a malformed duration, a category with no stage, a badly ordered
         pipe-size band, or a setting out of range.
         """
-        return _PolicyReader(data, tz).build(cls, source_path)
+        # The schema builds this module's limits, so it is imported on first use.
+        from hotline.domain.policy_schema import read_policy
+
+        return cls(**read_policy(data, tz), source_path=source_path)
 
     # -- answering --------------------------------------------------------------
 
@@ -450,353 +468,11 @@ def _as_short(own: Limit, wide: Limit) -> bool:
     return own.duration is not None and wide.duration is not None and own.duration <= wide.duration
 
 
-# -- reading the file -----------------------------------------------------------
-
-_TOP_KEYS = {
-    "warning_share",
-    "extension_max_working_days",
-    "follow_up_unreachable_attempts",
-    "follow_up_attempt_gap_minutes",
-    "calendar",
-    "priorities",
-    "categories",
-}
-_CALENDAR_KEYS = {
-    "opens",
-    "closes",
-    "extra_holidays",
-    "extra_working_days",
-    "locally_covered_years",
-}
-
-
-def _choices(enum: type[Category | Priority | Stage | ClockKind]) -> str:
-    return ", ".join(member.value for member in enum)
-
-
-class _PolicyReader:
-    """Walks the parsed file once, raising :class:`PolicyError` at the first fault."""
-
-    def __init__(self, data: Mapping[str, Any], tz: ZoneInfo) -> None:
-        self.data = data
-        self.tz = tz
-
-    def build(self, cls: type[TimeLimitPolicy], source_path: Path | None) -> TimeLimitPolicy:
-        data = self._table(self.data, "")
-        self._known_keys(data, _TOP_KEYS, "")
-        warning_share = self._number(data, "warning_share", "")
-        if not 0 < warning_share < 1:
-            raise PolicyError("warning_share", f"must be between 0 and 1, got {warning_share}")
-        extension = self._whole(data, "extension_max_working_days", "", minimum=1)
-        attempts = self._whole(data, "follow_up_unreachable_attempts", "", minimum=1)
-        gap = (
-            self._whole(data, "follow_up_attempt_gap_minutes", "", minimum=0)
-            if "follow_up_attempt_gap_minutes" in data
-            else 120
-        )
-        calendar = self._calendar(data.get("calendar", {}))
-        priority_stages, priority_clocks = self._priorities(data.get("priorities", {}))
-        categories, category_priorities = self._categories(self._require(data, "categories", ""))
-        return cls(
-            categories=categories,
-            category_priorities=category_priorities,
-            priority_stages=priority_stages,
-            priority_clocks=priority_clocks,
-            calendar=calendar,
-            warning_share=float(warning_share),
-            extension_max_working_days=extension,
-            follow_up_unreachable_attempts=attempts,
-            follow_up_attempt_gap_minutes=gap,
-            source_path=source_path,
-        )
-
-    # -- sections --
-
-    def _calendar(self, raw: Any) -> WorkCalendar:
-        table = self._table(raw, "calendar")
-        self._known_keys(table, _CALENDAR_KEYS, "calendar")
-        opens = self._time(table.get("opens", DEFAULT_OPENS), "calendar.opens")
-        closes = self._time(table.get("closes", DEFAULT_CLOSES), "calendar.closes")
-        if not opens < closes:
-            raise PolicyError("calendar.closes", f"must be after opens ({opens:%H:%M})")
-        holidays = self._dates(table.get("extra_holidays", []), "calendar.extra_holidays")
-        working = self._dates(table.get("extra_working_days", []), "calendar.extra_working_days")
-        both = sorted(set(holidays) & set(working))
-        if both:
-            raise PolicyError(
-                "calendar.extra_working_days",
-                f"{both[0].isoformat()} is also listed in extra_holidays",
-            )
-        years_path = "calendar.locally_covered_years"
-        years = self._list(table.get("locally_covered_years", []), years_path)
-        for index, year in enumerate(years):
-            if isinstance(year, bool) or not isinstance(year, int) or not 1900 < year < 3000:
-                raise PolicyError(f"{years_path}[{index}]", f"expected a year, got {year!r}")
-        return WorkCalendar(
-            holidays,
-            working,
-            opens=opens,
-            closes=closes,
-            tz=self.tz,
-            locally_covered_years=years,
-        )
-
-    def _priorities(
-        self, raw: Any
-    ) -> tuple[dict[Priority, dict[Stage, Limit]], dict[Priority, ClockKind]]:
-        table = self._table(raw, "priorities")
-        stages: dict[Priority, dict[Stage, Limit]] = {}
-        clocks: dict[Priority, ClockKind] = {}
-        for key, value in table.items():
-            path = f"priorities.{key}"
-            priority = self._member(Priority, key, path, "priority")
-            section = self._table(value, path)
-            self._known_keys(section, {"clock", "stages"}, path)
-            if "clock" in section:
-                clock = self._member(ClockKind, section["clock"], f"{path}.clock", "clock")
-                if clock is not ClockKind.AROUND_THE_CLOCK:
-                    raise PolicyError(
-                        f"{path}.clock",
-                        'only "around_the_clock" can be set for a priority; leave clock out '
-                        "to keep each category's own clocks",
-                    )
-                clocks[priority] = clock
-            limits: dict[Stage, Limit] = {}
-            for stage, entry in self._stages(section.get("stages", {}), f"{path}.stages", False):
-                if entry.limit.clock is not ClockKind.AROUND_THE_CLOCK:
-                    raise PolicyError(
-                        f"{path}.stages.{stage}.duration",
-                        "a priority-wide limit runs around the clock (minutes, hours, days); "
-                        f"write a working-days limit under categories.<category>.priorities.{key}",
-                    )
-                limits[stage] = entry.limit
-            stages[priority] = limits
-        return stages, clocks
-
-    def _categories(
-        self, raw: Any
-    ) -> tuple[
-        dict[Category, dict[Stage, PolicyEntry]],
-        dict[Category, dict[Priority, dict[Stage, PolicyEntry]]],
-    ]:
-        table = self._table(raw, "categories")
-        categories: dict[Category, dict[Stage, PolicyEntry]] = {}
-        overrides: dict[Category, dict[Priority, dict[Stage, PolicyEntry]]] = {}
-        for key, value in table.items():
-            path = f"categories.{key}"
-            category = self._member(Category, key, path, "category")
-            section = self._table(value, path)
-            self._known_keys(section, {"stages", "priorities"}, path)
-            stages = dict(self._stages(self._require(section, "stages", path), f"{path}.stages"))
-            if not stages:
-                raise PolicyError(f"{path}.stages", "a category needs at least one stage")
-            categories[category] = stages
-            by_priority: dict[Priority, dict[Stage, PolicyEntry]] = {}
-            for pkey, pvalue in self._table(section.get("priorities", {}), path).items():
-                ppath = f"{path}.priorities.{pkey}"
-                priority = self._member(Priority, pkey, ppath, "priority")
-                psection = self._table(pvalue, ppath)
-                self._known_keys(psection, {"stages"}, ppath)
-                pstages = self._require(psection, "stages", ppath)
-                by_priority[priority] = dict(self._stages(pstages, f"{ppath}.stages"))
-            overrides[category] = by_priority
-        missing = [c.value for c in Category if c not in categories]
-        if missing:
-            raise PolicyError(
-                f"categories.{missing[0]}",
-                f"missing; every category needs at least one stage (missing: {', '.join(missing)})",
-            )
-        return categories, overrides
-
-    def _stages(
-        self, raw: Any, path: str, allow_bands: bool = True
-    ) -> list[tuple[Stage, PolicyEntry]]:
-        table = self._table(raw, path)
-        entries = []
-        for key, value in table.items():
-            stage = self._member(Stage, key, f"{path}.{key}", "stage")
-            entries.append((stage, self._entry(value, f"{path}.{key}", allow_bands)))
-        return entries
-
-    def _entry(self, raw: Any, path: str, allow_bands: bool) -> PolicyEntry:
-        table = self._table(raw, path)
-        allowed = {"duration", "source", "bands"} if allow_bands else {"duration", "source"}
-        self._known_keys(table, allowed, path)
-        source = self._require(table, "source", path)
-        if not isinstance(source, str) or not source.strip():
-            raise PolicyError(f"{path}.source", "expected text naming where the limit comes from")
-        source = source.strip()
-        limit = self._limit(self._require(table, "duration", path), f"{path}.duration", source)
-        if "bands" not in table:
-            return PolicyEntry(limit)
-        return PolicyEntry(limit, self._bands(table["bands"], f"{path}.bands", source))
-
-    def _bands(self, raw: Any, path: str, source: str) -> tuple[PipeSizeBand, ...]:
-        items = self._list(raw, path)
-        if not items:
-            raise PolicyError(path, "expected at least one band")
-        bands: list[PipeSizeBand] = []
-        previous: tuple[str, int] | None = None  # the bound key and size of the band before
-        for index, item in enumerate(items):
-            bpath = f"{path}[{index}]"
-            band = self._table(item, bpath)
-            self._known_keys(band, {"duration", "below_dn", "up_to_dn"}, bpath)
-            is_last = index == len(items) - 1
-            bound_keys = [k for k in ("below_dn", "up_to_dn") if k in band]
-            if len(bound_keys) > 1:
-                raise PolicyError(bpath, "give either below_dn or up_to_dn, not both")
-            if not bound_keys and not is_last:
-                raise PolicyError(bpath, "only the last band may have no below_dn or up_to_dn")
-            if bound_keys and is_last:
-                raise PolicyError(
-                    bpath,
-                    "the last band takes every larger pipe: leave out below_dn and up_to_dn",
-                )
-            below = up_to = None
-            if bound_keys:
-                key = bound_keys[0]
-                bound = self._whole(band, key, bpath, minimum=1)
-                if previous is not None and _band_top(key, bound) <= _band_top(*previous):
-                    raise PolicyError(f"{bpath}.{key}", "bands must go from small pipes to large")
-                if key == "below_dn":
-                    below = bound
-                else:
-                    up_to = bound
-                label = _band_label(previous, (key, bound))
-                previous = (key, bound)
-            else:
-                label = _band_label(previous, None)
-            limit = self._limit(
-                self._require(band, "duration", bpath),
-                f"{bpath}.duration",
-                f"{source}, {label}",
-            )
-            bands.append(PipeSizeBand(limit, below_dn=below, up_to_dn=up_to))
-        return tuple(bands)
-
-    # -- values --
-
-    @staticmethod
-    def _limit(raw: Any, path: str, source: str) -> Limit:
-        try:
-            return Limit.parse(raw, source)
-        except (TypeError, ValueError) as error:
-            raise PolicyError(path, str(error)) from None
-
-    @staticmethod
-    def _table(raw: Any, path: str) -> Mapping[str, Any]:
-        if not isinstance(raw, Mapping):
-            raise PolicyError(path or "(top level)", f"expected a table, got {raw!r}")
-        return raw
-
-    @staticmethod
-    def _list(raw: Any, path: str) -> list[Any]:
-        if not isinstance(raw, list):
-            raise PolicyError(path, f"expected a list, got {raw!r}")
-        return raw
-
-    @staticmethod
-    def _require(table: Mapping[str, Any], key: str, path: str) -> Any:
-        if key not in table:
-            raise PolicyError(_join(path, key), "missing")
-        return table[key]
-
-    @staticmethod
-    def _known_keys(table: Mapping[str, Any], allowed: set[str], path: str) -> None:
-        for key in table:
-            if key not in allowed:
-                raise PolicyError(
-                    _join(path, key),
-                    f"unknown key; expected one of {', '.join(sorted(allowed))}",
-                )
-
-    @staticmethod
-    def _member(enum: Any, key: Any, path: str, what: str) -> Any:
-        try:
-            return enum(key)
-        except ValueError:
-            raise PolicyError(
-                path, f"unknown {what} {key!r}; expected one of {_choices(enum)}"
-            ) from None
-
-    def _number(self, table: Mapping[str, Any], key: str, path: str) -> float:
-        value = self._require(table, key, path)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise PolicyError(_join(path, key), f"expected a number, got {value!r}")
-        return value
-
-    def _whole(self, table: Mapping[str, Any], key: str, path: str, *, minimum: int) -> int:
-        value = self._require(table, key, path)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise PolicyError(
-                _join(path, key),
-                f"expected a whole number of at least {minimum}, got {value!r}",
-            )
-        return value
-
-    @staticmethod
-    def _time(raw: Any, path: str) -> time:
-        if isinstance(raw, time):
-            value = raw
-        elif isinstance(raw, str) and re.fullmatch(r"\d{1,2}:\d{2}", raw.strip()):
-            hours, minutes = (int(part) for part in raw.strip().split(":"))
-            if hours > 23 or minutes > 59:
-                raise PolicyError(path, f'expected a time like "08:30", got {raw!r}')
-            value = time(hours, minutes)
-        else:
-            raise PolicyError(path, f'expected a time like "08:30", got {raw!r}')
-        if value.tzinfo is not None:
-            raise PolicyError(path, "give a local time without a zone offset")
-        return value
-
-    def _dates(self, raw: Any, path: str) -> list[date]:
-        days = []
-        for index, item in enumerate(self._list(raw, path)):
-            if isinstance(item, datetime):
-                raise PolicyError(
-                    f"{path}[{index}]", f"expected a date, got a date and time {item}"
-                )
-            if isinstance(item, date):
-                days.append(item)
-                continue
-            try:
-                days.append(date.fromisoformat(item.strip()))
-            except (AttributeError, ValueError):
-                raise PolicyError(
-                    f"{path}[{index}]",
-                    f'expected a date like "2026-10-01", got {item!r}',
-                ) from None
-        return days
-
-
-def _band_top(key: str, bound: int) -> int:
-    # The smallest pipe size above the band, so both kinds of bound compare.
-    return bound if key == "below_dn" else bound + 1
-
-
-def _band_label(previous: tuple[str, int] | None, bound: tuple[str, int] | None) -> str:
-    """Words for a band's sizes, e.g. "DN200 to DN400", for the limit's source."""
-    if previous is None:
-        if bound is None:
-            return "every pipe size"
-        return f"below DN{bound[1]}" if bound[0] == "below_dn" else f"up to DN{bound[1]}"
-    starts_at = previous[0] == "below_dn"
-    lower = f"DN{previous[1]}" if starts_at else f"above DN{previous[1]}"
-    if bound is None:
-        return f"{lower} and larger" if starts_at else lower
-    if bound[0] == "below_dn":
-        return f"{lower} to below DN{bound[1]}"
-    return f"{lower} to DN{bound[1]}" if starts_at else f"{lower} up to DN{bound[1]}"
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 __all__ = [
     "DEFAULT_POLICY_PATH",
     "DURATION_HINT",
     "POLICY_PATH_ENV",
+    "SHIPPED_POLICY_PATH",
     "ClockKind",
     "Limit",
     "PipeSizeBand",

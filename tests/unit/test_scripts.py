@@ -503,6 +503,38 @@ MALFORMED = [
         "problem",
         id="english-uses-field-chinese-does-not",
     ),
+    pytest.param(
+        [
+            _greeting(
+                next=None,
+                branches=[
+                    {"answer": "a", "zh": "甲", "en": "A", "next": "closing", "colour": "red"},
+                    {"answer": "b", "zh": "乙", "en": "B", "next": "closing"},
+                ],
+            ),
+            _closing(),
+        ],
+        "greeting",
+        "branches.colour",
+        "answer 'a': unknown key",
+        id="typo-key-in-a-branch",
+    ),
+    pytest.param(
+        [
+            _greeting(
+                next=None,
+                branches=[
+                    {"answer": "a", "zh": "甲", "next": "closing"},
+                    {"answer": "b", "zh": "乙", "en": "B", "next": "closing"},
+                ],
+            ),
+            _closing(),
+        ],
+        "greeting",
+        "branches.en",
+        "answer 'a': needs an en label",
+        id="answer-without-english-label",
+    ),
 ]
 
 
@@ -538,6 +570,12 @@ def test_unknown_prompt_id_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "prompts.toml"
     path.write_text(_toml([_greeting(), _closing()], head=head), encoding="utf-8")
     with pytest.raises(ScriptError, match=r"prompts\.toml: prompt 'notheard': key 'id'"):
+        load_script(path, **NAMES)
+
+
+def test_a_step_without_an_id_is_named_by_its_position(tmp_path: Path) -> None:
+    path = _write(tmp_path, [_greeting(), _closing(id=None)])
+    with pytest.raises(ScriptError, match=r"key 'id': \[\[steps\]\] entry 2: needs an 'id'"):
         load_script(path, **NAMES)
 
 

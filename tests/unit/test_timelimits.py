@@ -448,6 +448,12 @@ def _delete(data: dict[str, Any], path: str) -> None:
         ),
         ("categories.billing.stages", {}, "categories.billing.stages", "at least one stage"),
         ("categories.leak", "fast", "categories.leak", "expected a table"),
+        (
+            "categories.meter_well.priorities",
+            "fast",
+            "categories.meter_well.priorities",
+            "expected a table",
+        ),
         ("warn_share", 0.8, "warn_share", "unknown key"),
         ("warning_share", 1.5, "warning_share", "between 0 and 1"),
         ("warning_share", "80%", "warning_share", "expected a number"),
