@@ -1,5 +1,10 @@
 """The deadline sweep (时限巡检): warnings before a limit runs out, escalation after.
 
+(Kept as one module of about 650 lines on purpose: the exactly-once guarantee
+lives in how the batch claims its rows, records its events and writes the
+case heads in one transaction; split across files, that reasoning could not
+be read in one place.)
+
 One function, :func:`sweep`, run every few seconds by ``dispatch.services.scheduler``.
 It finds the stage clocks whose next check has come through a partial index
 that holds only live work (``ix_case_deadlines_next_check``), so its cost

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from dispatch.services import scheduler as dispatch_scheduler
-from dispatch.services.scheduler import AdvisoryLockLeadership, SweepRunner
+from dispatch.services.leadership import LEADER_LOCK, AdvisoryLockLeadership
+from dispatch.services.scheduler import SweepRunner
 from hotline import services
 from hotline.models import Case, CaseEvent
 from hotline.settings import SettingsError
@@ -273,7 +274,7 @@ def lock_holder(db_url: str) -> str | None:
                     "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key "
                     "AND a.datname = current_database()"  # not another run's on the server
                 ),
-                {"key": dispatch_scheduler.LEADER_LOCK},
+                {"key": LEADER_LOCK},
             )
     finally:
         engine.dispose()
