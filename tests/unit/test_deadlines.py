@@ -10,9 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.domain.taxonomy import Stage
-from hotline.domain.workcalendar import ClockKind, WorkCalendar
-from hotline.services.deadlines import (
+from hotline.domain.deadlines import (
     SECOND_TIER_AFTER_SHARE,
     StageClock,
     Step,
@@ -29,6 +27,8 @@ from hotline.services.deadlines import (
     shifted_warning,
     warned,
 )
+from hotline.domain.taxonomy import Stage
+from hotline.domain.workcalendar import ClockKind, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)  # a Thursday
