@@ -69,7 +69,7 @@ def init_app(
     Raises :class:`~callflows.domain.scripts.ScriptError` for a malformed script and
     :class:`SettingsError` naming the key for an unusable setting.
     """
-    from callflows.web import console, simulator, twilio_voice
+    from callflows.web import console, console_api, simulator, twilio_voice
     from hotline.web.auth import csrf
     from hotline.web.realtime import emit_to
 
@@ -96,11 +96,11 @@ def init_app(
     )
     app.extensions["callflows"] = flows
     flags.install(app.extensions["hotline"])  # G2: services flag the staff text they store
-    app.register_blueprint(console.bp)
-    app.register_blueprint(console.api_bp)
+    app.register_blueprint(console.bp)  # the console's pages and the call log
+    app.register_blueprint(console_api.api_bp)
     # JSON endpoints check the X-CSRFToken header themselves (hotline.web.auth.api_actor);
     # Twilio signs its webhooks instead of sending a CSRF token.
-    csrf.exempt(console.api_bp)
+    csrf.exempt(console_api.api_bp)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(twilio_voice.bp)
     csrf.exempt(twilio_voice.bp)

@@ -137,8 +137,9 @@ class Call(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    # One submission per call: claimed by a conditional UPDATE, so a double
-    # click or a second operator cannot open two cases for one call.
+    # When the call was submitted (it became a contact, and maybe a case). One
+    # submission per call: submits queue on the call's row lock and the second
+    # finds the call recorded, so a double click cannot open two cases.
     submit_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     called_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     called_back_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

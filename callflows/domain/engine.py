@@ -10,6 +10,11 @@ and what the standard asked for that was not.
 The session never reads the system clock; it calls the ``clock`` it was given,
 which must return timezone-aware datetimes. It is meant for one operator's
 console and is not thread-safe.
+
+This module owns the walk itself (:class:`CallSession`). The engine's
+refusals are in :mod:`callflows.domain.refusals`, the records it keeps and
+the measuring of a call against its script in
+:mod:`callflows.domain.call_record`; every name is also importable from here.
 """
 
 from __future__ import annotations
@@ -17,10 +22,36 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from itertools import pairwise
-from typing import Any
 
+from callflows.domain.call_record import (
+    ComplianceRecord,
+    FieldChange,
+    Jump,
+    LookupRecord,
+    PromptRecord,
+    ReassuranceGap,
+    StepRecord,
+    StepStatus,
+    applicable_steps,
+    missed_kind,
+    reassurance_gaps,
+)
+from callflows.domain.refusals import (
+    AnswerRequired,
+    CallEnded,
+    CallFlowError,
+    ClockError,
+    InvalidFieldValue,
+    LookupStateError,
+    MissingCapture,
+    PromptMissing,
+    ReadBackRequired,
+    ScriptFinished,
+    StepRequired,
+    UnknownAnswer,
+    UnknownField,
+    UnknownStep,
+)
 from callflows.domain.scripts import FIELDS, Prompt, Script, Step, StepKind
 
 __all__ = [
@@ -59,237 +90,6 @@ READ_BACK_FIELDS: tuple[str, ...] = ("problem", "need", "address", "contact_phon
 
 #: P3: 查询过程中每隔半分钟与客户打招呼.
 REASSURANCE_INTERVAL = timedelta(seconds=30)
-
-
-# --- errors ----------------------------------------------------------------------
-
-
-class CallFlowError(Exception):
-    """Base class of every refusal the engine makes."""
-
-
-class ClockError(CallFlowError):
-    """The injected clock (or a ``now`` passed in) gave a naive datetime."""
-
-
-class CallEnded(CallFlowError):
-    """The call has ended; the action needs the caller on the line."""
-
-
-class ScriptFinished(CallFlowError):
-    """The script has no current step (it ran to its end)."""
-
-
-class UnknownStep(CallFlowError):
-    """The script has no step with that id."""
-
-
-class UnknownField(CallFlowError):
-    """The field is not one the script captures."""
-
-
-class InvalidFieldValue(CallFlowError):
-    """The value is empty, or not one of the field's allowed values."""
-
-
-class StepRequired(CallFlowError):
-    """A required step cannot be skipped."""
-
-
-class MissingCapture(CallFlowError):
-    """A step cannot be completed before the fields it needs are captured."""
-
-    def __init__(self, step_id: str, fields: tuple[str, ...], message: str) -> None:
-        self.step_id = step_id
-        self.fields = fields
-        super().__init__(message)
-
-
-class AnswerRequired(CallFlowError):
-    """A branching step is completed by choosing one of its answers."""
-
-
-class UnknownAnswer(CallFlowError):
-    """The answer is not one the current step offers (or it offers none)."""
-
-
-class PromptMissing(CallFlowError):
-    """The script does not define the prompt asked for."""
-
-
-class LookupStateError(CallFlowError):
-    """A look-up was started twice, or reassured or ended while none runs."""
-
-
-class ReadBackRequired(CallFlowError):
-    """P4: the case needs problem, need, address and contact, read back.
-
-    ``missing`` lists the fields not yet captured; ``confirmed`` says whether
-    the read-back has been confirmed (it cannot be while anything is missing).
-    """
-
-    def __init__(self, missing: tuple[str, ...], confirmed: bool, message: str) -> None:
-        self.missing = missing
-        self.confirmed = confirmed
-        super().__init__(message)
-
-
-# --- records ---------------------------------------------------------------------
-
-
-class StepStatus(StrEnum):
-    """How a step left the call."""
-
-    DONE = "done"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """A step done or skipped, when, and the answer chosen at a branching step."""
-
-    step_id: str
-    status: StepStatus
-    at: datetime
-    answer: str | None = None
-
-
-@dataclass(frozen=True)
-class Jump:
-    """The operator moved the script to a step out of order."""
-
-    from_step: str | None
-    to_step: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class PromptRecord:
-    """A prompt said (not-heard repeat, look-up line) and at which step."""
-
-    prompt_id: str
-    at: datetime
-    step_id: str | None
-
-
-@dataclass(frozen=True)
-class ReassuranceGap:
-    """A stretch of a look-up longer than the interval with no word to the caller."""
-
-    started_at: datetime
-    ended_at: datetime
-
-    @property
-    def seconds(self) -> float:
-        """Length of the silence in seconds."""
-        return (self.ended_at - self.started_at).total_seconds()
-
-
-@dataclass(frozen=True)
-class LookupRecord:
-    """One look-up: when it ran and every time the caller was reassured."""
-
-    started_at: datetime
-    ended_at: datetime | None
-    prompts: tuple[datetime, ...]
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """A read-back field changed after confirmation, which revoked it (P4)."""
-
-    field: str
-    at: datetime
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-@dataclass(frozen=True)
-class ComplianceRecord:
-    """What happened on a call, measured against its script.
-
-    ``missed_required`` lists the required steps that applied to the call as it
-    went (the branches actually taken) and were not done, in script order.
-    ``missed_greeting`` and ``missed_closing`` say that no greeting or closing
-    was said although every way the call could end needed one. Only field names are kept, never their values, so the
-    record can be shown to anyone who reviews calls.
-    """
-
-    script_id: str
-    as_of: datetime
-    started_at: datetime
-    ended_at: datetime | None
-    hung_up_by: str | None
-    steps: tuple[StepRecord, ...]
-    done_steps: tuple[str, ...]
-    missed_required: tuple[str, ...]
-    missed_greeting: bool
-    missed_closing: bool
-    jumps: tuple[Jump, ...]
-    not_heard_repeats: tuple[PromptRecord, ...]
-    lookups: tuple[LookupRecord, ...]
-    reassurance_gaps: tuple[ReassuranceGap, ...]
-    read_back_confirmed_at: datetime | None
-    read_back_revocations: tuple[FieldChange, ...]
-    captured_fields: tuple[str, ...]
-
-    @property
-    def reassurances(self) -> tuple[datetime, ...]:
-        """Every time the look-up line was said, across all look-ups."""
-        return tuple(at for lookup in self.lookups for at in lookup.prompts)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: datetimes as ISO 8601 strings, seconds as floats."""
-        return {
-            "script_id": self.script_id,
-            "as_of": _iso(self.as_of),
-            "started_at": _iso(self.started_at),
-            "ended_at": _iso(self.ended_at),
-            "hung_up_by": self.hung_up_by,
-            "steps": [
-                {
-                    "step_id": r.step_id,
-                    "status": r.status.value,
-                    "at": _iso(r.at),
-                    "answer": r.answer,
-                }
-                for r in self.steps
-            ],
-            "done_steps": list(self.done_steps),
-            "missed_required": list(self.missed_required),
-            "missed_greeting": self.missed_greeting,
-            "missed_closing": self.missed_closing,
-            "jumps": [
-                {"from_step": j.from_step, "to_step": j.to_step, "at": _iso(j.at)}
-                for j in self.jumps
-            ],
-            "not_heard_repeats": [
-                {"at": _iso(p.at), "step_id": p.step_id} for p in self.not_heard_repeats
-            ],
-            "lookups": [
-                {
-                    "started_at": _iso(lk.started_at),
-                    "ended_at": _iso(lk.ended_at),
-                    "prompts": [_iso(at) for at in lk.prompts],
-                }
-                for lk in self.lookups
-            ],
-            "reassurance_gaps": [
-                {
-                    "started_at": _iso(g.started_at),
-                    "ended_at": _iso(g.ended_at),
-                    "seconds": g.seconds,
-                }
-                for g in self.reassurance_gaps
-            ],
-            "read_back_confirmed_at": _iso(self.read_back_confirmed_at),
-            "read_back_revocations": [
-                {"field": c.field, "at": _iso(c.at)} for c in self.read_back_revocations
-            ],
-            "captured_fields": list(self.captured_fields),
-        }
 
 
 @dataclass
@@ -725,60 +525,6 @@ class CallSession:
 
     # -- compliance
 
-    def _reaches_end(self, avoiding: frozenset[str]) -> bool:
-        """Whether this call, as answered so far, can end without the ``avoiding`` steps.
-
-        A branching step already answered keeps only the branch taken; the
-        others keep all of theirs (and their skip, if optional).
-        """
-        script = self._script
-        if script.start in avoiding:
-            return False
-        seen: set[str] = {script.start}
-        stack = [script.start]
-        while stack:
-            step_id = stack.pop()
-            if step_id in self._answers:
-                targets: tuple[str | None, ...] = (
-                    script.step(step_id).target(self._answers[step_id]),
-                )
-            else:
-                targets = script.successors(step_id)
-            for target in targets:
-                if target is None:
-                    return True
-                if target not in avoiding and target not in seen:
-                    seen.add(target)
-                    stack.append(target)
-        return False
-
-    def _applicable_steps(self) -> set[str]:
-        """Steps every path of this call, as answered so far, has to pass.
-
-        A step applies when the call cannot end without it, so a step on one
-        branch applies only once that branch is chosen.
-        """
-        return {
-            step.id for step in self._script.steps if not self._reaches_end(frozenset({step.id}))
-        }
-
-    def _missed_kind(self, kind: StepKind, done: set[str]) -> bool:
-        """No step of ``kind`` was done although the call cannot end without one.
-
-        Scripts may have several closings (one per way the call ends); this asks
-        whether some closing was needed, not which.
-        """
-        of_kind = frozenset(step.id for step in self._script.steps if step.kind is kind)
-        return bool(of_kind) and not (of_kind & done) and not self._reaches_end(of_kind)
-
-    def _gaps(self, lookup: _Lookup, as_of: datetime) -> list[ReassuranceGap]:
-        marks = [*lookup.prompts, lookup.ended_at or as_of]
-        return [
-            ReassuranceGap(earlier, later)
-            for earlier, later in pairwise(marks)
-            if later - earlier > self._interval
-        ]
-
     def compliance_record(self) -> ComplianceRecord:
         """What was done on this call and what the standard asked for that was not.
 
@@ -788,11 +534,14 @@ class CallSession:
         """
         as_of = self._ended_at or self._now()
         done = set(self.done_steps)
-        applicable = self._applicable_steps()
+        applicable = applicable_steps(self._script, self._answers)
         missed = tuple(
             step.id
             for step in self._script.steps
             if step.required and step.id in applicable and step.id not in done
+        )
+        lookups = tuple(
+            LookupRecord(lk.started_at, lk.ended_at, tuple(lk.prompts)) for lk in self._lookups
         )
 
         return ComplianceRecord(
@@ -804,14 +553,14 @@ class CallSession:
             steps=tuple(self._history),
             done_steps=self.done_steps,
             missed_required=missed,
-            missed_greeting=self._missed_kind(StepKind.GREETING, done),
-            missed_closing=self._missed_kind(StepKind.CLOSING, done),
+            missed_greeting=missed_kind(self._script, self._answers, StepKind.GREETING, done),
+            missed_closing=missed_kind(self._script, self._answers, StepKind.CLOSING, done),
             jumps=tuple(self._jumps),
             not_heard_repeats=tuple(self._not_heard),
-            lookups=tuple(
-                LookupRecord(lk.started_at, lk.ended_at, tuple(lk.prompts)) for lk in self._lookups
+            lookups=lookups,
+            reassurance_gaps=tuple(
+                gap for lk in lookups for gap in reassurance_gaps(lk, as_of, self._interval)
             ),
-            reassurance_gaps=tuple(gap for lk in self._lookups for gap in self._gaps(lk, as_of)),
             read_back_confirmed_at=self._read_back_at,
             read_back_revocations=tuple(self._revocations),
             captured_fields=tuple(sorted(self._fields)),

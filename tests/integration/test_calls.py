@@ -11,6 +11,9 @@ is written before the request and never repeated blindly.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -22,7 +25,7 @@ from callflows.models import (
     ComplianceFlag,
     OutboundAttempt,
 )
-from callflows.services import ReadBackMissing, SubmitForm, TelephonyFailed
+from callflows.services import ReadBackMissing, SubmitForm, TelephonyFailed, flags, submission
 from callflows.telephony import TelephonyRefused, TelephonyUncertain
 from hotline import services
 from hotline.domain.lifecycle import Action, State
@@ -286,6 +289,98 @@ def test_a_refusal_from_intake_writes_nothing_and_frees_the_call_for_a_retry(svc
     assert _call(svc, call_id).submit_claimed_at is None
     result = calls.submit(svc, flows, actor, call_id, _dispatch(triage="utility"))
     assert result.case_number
+
+
+def _answer_on_call(answer: str = "不知道,你等着吧") -> SubmitForm:
+    return SubmitForm(outcome=IntakeOutcome.ANSWER_ON_CALL, answer=answer)
+
+
+def _ready_to_answer_on_call(svc, flows, actor) -> int:
+    call_id = answered_call(svc, flows, actor)
+    walk_to_read_back(svc, flows, actor, call_id, category="billing")
+    confirm_and_triage(svc, flows, actor, call_id, triage="not_a_repair")
+    return call_id
+
+
+def test_a_failure_while_linking_the_case_to_the_call_leaves_nothing_behind(
+    svc, org, monkeypatch
+):
+    """Submitting is one transaction: case, contact, flags, link and mark, or none of them."""
+    flags.install(svc)
+    pushed: list[tuple[str, int]] = []
+    svc.publish = lambda payload: pushed.append(
+        (payload["case"], _count(svc, Case, Case.number == payload["case"]))
+    )
+    flows = make_flows()
+    actor = org["operator"]
+    call_id = _ready_to_answer_on_call(svc, flows, actor)
+    before = _call(svc, call_id).script_state
+    real_link = submission._link
+
+    def link_then_fail(*args, **kwargs):
+        real_link(*args, **kwargs)  # everything linked and flushed, then the step fails
+        raise RuntimeError("the call could not be linked")
+
+    monkeypatch.setattr(submission, "_link", link_then_fail)
+
+    with pytest.raises(RuntimeError, match="could not be linked"):
+        calls.submit(svc, flows, actor, call_id, _answer_on_call())
+
+    assert _count(svc, Case) == 0
+    assert _count(svc, Contact) == 0
+    assert _count(svc, ComplianceFlag) == 0
+    call = _call(svc, call_id)
+    assert (call.contact_id, call.case_id, call.submit_claimed_at) == (None, None, None)
+    assert call.script_state == before
+    assert pushed == []  # the case's live update waits for a commit that never came
+
+    monkeypatch.setattr(submission, "_link", real_link)
+    result = calls.submit(svc, flows, actor, call_id, _answer_on_call())
+
+    assert _count(svc, Case) == 1
+    assert _call(svc, call_id).case_id is not None
+    assert _call(svc, call_id).submit_claimed_at is not None
+    assert pushed == [(result.case_number, 1)]  # pushed once, after the commit
+
+
+def test_two_submits_of_the_same_call_at_once_open_one_case(svc, org, monkeypatch):
+    """The second submit waits on the call's row lock, then finds the call recorded."""
+    flows = make_flows()
+    actor = org["operator"]
+    call_id = _ready_to_answer_on_call(svc, flows, actor)
+    inside = threading.Event()
+    real_intake = services.intake
+
+    def slow_intake(*args, **kwargs):
+        inside.set()
+        time.sleep(0.3)  # the first submit holds the call while the second arrives
+        return real_intake(*args, **kwargs)
+
+    monkeypatch.setattr(services, "intake", slow_intake)
+    outcomes: dict[str, object] = {}
+
+    def submit(name: str) -> None:
+        try:
+            outcomes[name] = calls.submit(svc, flows, actor, call_id, _answer_on_call("稍后回复"))
+        except Exception as exc:
+            outcomes[name] = exc
+
+    first = threading.Thread(target=submit, args=("first",))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=submit, args=("second",))
+    second.start()
+    first.join(30)
+    second.join(30)
+
+    result = outcomes["first"]
+    assert isinstance(result, calls.SubmitResult) and result.case_number
+    refused = outcomes["second"]
+    assert isinstance(refused, Conflict), refused
+    assert result.case_number in str(refused)
+    assert _count(svc, Case) == 1
+    assert _count(svc, Contact) == 1
+    assert _call(svc, call_id).case_id is not None
 
 
 def test_g5_a_transfer_from_the_console_needs_what_the_caller_was_told(svc, org):

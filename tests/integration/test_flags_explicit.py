@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import callflows
 from callflows import services as calls
 from callflows.models import ComplianceFlag
-from callflows.services import SubmitForm, flags
+from callflows.services import SubmitForm, flags, provider_events
 from hotline import services
 from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseEvent
@@ -302,7 +302,7 @@ def test_a_transcript_goes_through_the_same_checker(svc, org, monkeypatch):
         seen.append((case, event_, list(texts), actor_id, where["call_id"]))
         return flags.check_staff_text(session, case, event_, texts, actor_id, **where)
 
-    monkeypatch.setattr(calls, "check_staff_text", spy)
+    monkeypatch.setattr(provider_events, "check_staff_text", spy)
     flows = make_flows()
     call_id = answered_call(svc, flows, org["operator"])
     turns = [

@@ -1,0 +1,305 @@
+"""What the console shows, as JSON-ready data: the live call, its script, its case, the queues.
+
+:func:`call_view` is the whole live-call page (caller, script, case) that the
+page renders and every console API answer returns; :func:`waiting_rows` and
+:func:`missed_rows` are the console's lists of calls ringing and calls to
+call back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callflows import services as calls
+from callflows.domain.engine import READ_BACK_FIELDS, CallSession, ReadBackRequired
+from callflows.domain.scripts import FIELDS, StepKind
+from callflows.models import Call, ComplianceFlag, OutboundAttempt
+from callflows.services import CallFlows
+from callflows.services.caller import caller_facts, similar_open_cases
+from hotline.domain.phones import display
+from hotline.models import Case, Customer
+from hotline.services import Actor
+from hotline.web import labels
+from hotline.web.auth import services as wiring
+from hotline.web.i18n import local_time
+
+__all__ = ["call_view", "missed_rows", "waiting_rows"]
+
+#: Enum-valued script fields and the display names of their values.
+_CHOICE_LABELS = {
+    "category": labels.CATEGORY,
+    "priority": labels.PRIORITY,
+    "triage": labels.TRIAGE,
+}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _field_view(name: str, values: Mapping[str, str], *, required: bool) -> dict[str, Any]:
+    spec = FIELDS[name]
+    table = _CHOICE_LABELS.get(name)
+    return {
+        "name": name,
+        "zh": spec.zh,
+        "en": spec.en,
+        "required": required,
+        "value": values.get(name, ""),
+        "choices": [
+            {"value": value, "label": labels.label(table, value) if table else value}
+            for value in spec.choices
+        ],
+    }
+
+
+def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
+    script = session.script
+    values = session.fields
+    step = session.current_step
+    current = None
+    if step is not None:
+        current = {
+            "id": step.id,
+            "kind": str(step.kind),
+            "zh": session.text(step, lang="zh"),
+            "en": session.text(step, lang="en"),
+            "note_zh": step.note_zh,
+            "note_en": step.note_en,
+            "rule": step.rule,
+            "verbatim": step.verbatim,
+            "required": step.required,
+            "captures": [_field_view(n, values, required=True) for n in step.captures]
+            + [_field_view(n, values, required=False) for n in step.optional_captures],
+            "answers": [{"answer": b.answer, "zh": b.zh, "en": b.en} for b in step.branches],
+            "read_back": step.kind is StepKind.READ_BACK,
+        }
+    titles = {s.id: s for s in script.steps}
+    done = [
+        {
+            "step_id": record.step_id,
+            "status": str(record.status),
+            "at": local_time(record.at, "%H:%M:%S"),
+            "answer": record.answer,
+            "zh": titles[record.step_id].zh[:40],
+            "answer_zh": next(
+                (b.zh for b in titles[record.step_id].branches if b.answer == record.answer), ""
+            ),
+        }
+        for record in session.history
+    ]
+    try:
+        session.require_ready_to_submit()
+        ready = True
+    except ReadBackRequired:
+        ready = False
+    lookup_prompt = script.prompt("lookup")
+    not_heard = script.prompt("not_heard")
+    next_at = session.next_reassurance_at
+    closing = next((s for s in script.steps if s.kind is StepKind.CLOSING), None)
+    return {
+        "id": script.id,
+        "name_zh": script.name_zh,
+        "name_en": script.name_en,
+        "current": current,
+        "done": done,
+        "fields": values,
+        "field_names": sorted(script.fields),
+        "live": session.is_live,
+        "read_back": {
+            "items": [
+                {"name": n, "zh": FIELDS[n].zh, "en": FIELDS[n].en, "value": values.get(n)}
+                for n in READ_BACK_FIELDS
+            ],
+            "confirmed_at": local_time(session.read_back_confirmed_at, "%H:%M:%S"),
+            "missing": list(session.missing_read_back_fields()),
+        },
+        "ready_to_submit": ready,
+        "lookup": {
+            "active": session.lookup_active,
+            "next_at": _iso(next_at),
+            "seconds_left": (
+                max((next_at - now).total_seconds(), 0.0) if next_at is not None else None
+            ),
+            "due": len(session.due_reassurances(now)) if session.lookup_active else 0,
+        },
+        "prompts": {
+            "lookup": {"zh": lookup_prompt.zh, "en": lookup_prompt.en} if lookup_prompt else None,
+            "not_heard": {"zh": not_heard.zh, "en": not_heard.en} if not_heard else None,
+        },
+        "closing": {"zh": closing.zh, "en": closing.en} if closing else None,
+    }
+
+
+def _case_view(case: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "number": case.number,
+        "category": labels.label(labels.CATEGORY, case.category),
+        "state": labels.label(labels.STATE, case.state),
+        "address": case.address,
+        "problem": case.problem,
+        "promised_at": local_time(case.promised_at),
+        "due_at": local_time(case.due_at),
+        "overdue": bool(case.due_at and case.due_at < now),
+        "url": url_for("pages.case_page", number=case.number),
+    }
+
+
+def call_view(session: Session, call: Call, actor: Actor) -> dict[str, Any]:
+    """Everything the live-call page shows, as JSON-ready data."""
+    wired: CallFlows = current_app.extensions["callflows"]
+    now = wiring().now()
+    facts = caller_facts(
+        session,
+        call.from_number,
+        now,
+        customer_ids=[call.customer_id] if call.customer_id else [],
+    )
+    script_view = None
+    address = ""
+    if call.script_state:
+        script = calls.load_script(wired, call, wiring().now)
+        script_view = _script_view(script.session, now)
+        address = script.session.fields.get("address", "")
+    if not address and len(facts.customers) == 1:
+        address = facts.customers[0].address
+    similar = similar_open_cases(session, address, customer_ids=[c.id for c in facts.customers])
+    case = None
+    if call.case_id:
+        case = session.get(Case, call.case_id)
+    flags = session.scalars(
+        select(ComplianceFlag).where(ComplianceFlag.call_id == call.id).order_by(ComplianceFlag.id)
+    ).all()
+    attempts = session.scalars(
+        select(OutboundAttempt)
+        .where(OutboundAttempt.call_id == call.id)
+        .order_by(OutboundAttempt.id)
+    ).all()
+    ring = call.ring_to_answer_seconds
+    return {
+        "call": {
+            "id": call.id,
+            "channel": str(call.channel),
+            "provider": str(call.provider),
+            "status": str(call.status),
+            "from": display(call.from_number) if call.from_number else call.from_raw,
+            "ringing_at": local_time(call.ringing_at, "%H:%M:%S"),
+            "answered_at": local_time(call.answered_at, "%H:%M:%S"),
+            "ended_at": local_time(call.ended_at, "%H:%M:%S"),
+            "ring_to_answer_seconds": ring,
+            "ring_limit_seconds": wired.ring_limit_seconds,
+            "within_ring_limit": None if ring is None else ring <= wired.ring_limit_seconds,
+            "hung_up_by": call.hung_up_by,
+            "mine": call.answered_by_id == actor.id,
+            "live": call.ended_at is None,
+            "recorded": call.contact_id is not None,
+        },
+        "caller": {
+            "number": display(facts.number) if facts.number else "",
+            "known": facts.known,
+            "customers": [
+                {
+                    "account_number": c.account_number,
+                    "name": c.name,
+                    "address": c.address,
+                    "arrears": f"{c.arrears_cents / 100:.2f}",
+                    "in_arrears": c.arrears_cents > 0,
+                    "arrears_since": c.arrears_since.isoformat() if c.arrears_since else None,
+                }
+                for c in facts.customers
+            ],
+            "outages": [
+                {
+                    "area": o.area,
+                    "reason": o.reason,
+                    "starts_at": local_time(o.starts_at),
+                    "ends_at": local_time(o.ends_at),
+                    "planned": o.planned,
+                    "under_way": o.starts_at <= now,
+                }
+                for o in facts.outages
+            ],
+            "open_cases": [
+                {
+                    "number": c.number,
+                    "category": labels.label(labels.CATEGORY, c.category),
+                    "state": labels.label(labels.STATE, c.state),
+                    "address": c.address,
+                    "promised_at": local_time(c.promised_at),
+                    "url": url_for("pages.case_page", number=c.number),
+                }
+                for c in facts.open_cases
+            ],
+            "recent_contacts": [
+                {
+                    "at": local_time(c.started_at),
+                    "channel": labels.label(labels.CHANNEL, c.channel),
+                    "disposition": c.disposition or "",
+                    "case_number": c.case_number,
+                    "summary": c.summary,
+                }
+                for c in facts.recent_contacts
+            ],
+        },
+        "script": script_view,
+        "similar_cases": [
+            {
+                "number": c.number,
+                "category": labels.label(labels.CATEGORY, c.category),
+                "state": labels.label(labels.STATE, c.state),
+                "address": c.address,
+                "problem": c.problem,
+                "promised_at": local_time(c.promised_at),
+            }
+            for c in similar
+        ],
+        "case": _case_view(case, now) if case is not None else None,
+        "flags": [{"source": f.source, "phrase": f.phrase, "excerpt": f.excerpt} for f in flags],
+        "attempts": [
+            {"kind": str(a.kind), "status": str(a.status), "error": a.error} for a in attempts
+        ],
+    }
+
+
+def waiting_rows(session: Session) -> list[dict[str, Any]]:
+    """The calls ringing now, as the console lists them."""
+    rows = []
+    for call in calls.waiting_calls(session):
+        customer = session.get(Customer, call.customer_id) if call.customer_id else None
+        rows.append(
+            {
+                "id": call.id,
+                "from": display(call.from_number) if call.from_number else call.from_raw,
+                "customer": customer.name if customer else "",
+                "ringing_at": local_time(call.ringing_at, "%H:%M:%S"),
+                "ringing_iso": call.ringing_at.isoformat(),
+            }
+        )
+    return rows
+
+
+def missed_rows(session: Session) -> list[dict[str, Any]]:
+    """The missed and abandoned calls to call back, with their last attempt."""
+    missed = calls.missed_calls(session)
+    last = calls.last_attempts(session, [c.id for c in missed])
+    return [
+        {
+            "id": call.id,
+            "from": display(call.from_number) if call.from_number else call.from_raw,
+            "withheld": not call.from_number,
+            "status": str(call.status),
+            "ringing_at": local_time(call.ringing_at),
+            "attempt": (
+                {"status": str(last[call.id].status), "error": last[call.id].error}
+                if call.id in last
+                else None
+            ),
+        }
+        for call in missed
+    ]
