@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, g, has_request_context, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from hotline.db import (
@@ -31,7 +30,8 @@ from hotline.domain.timelimits import PolicyError, TimeLimitPolicy
 from hotline.server import THREADS_VARIABLE
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
-from hotline.web import auth, forms, i18n, realtime
+from hotline.web import auth, forms, i18n, realtime, session
+from hotline.web.schemas import describe_errors, first_field
 
 if TYPE_CHECKING:
     from callflows.telephony import Telephony
@@ -70,22 +70,6 @@ def pool_size(settings: Mapping[str, Any], environ: Mapping[str, str] | None = N
     return 10
 
 
-def _request_session_source(maker: sessionmaker[Any]) -> Callable[[], Session | None]:
-    """The current request's one session, opened on first use (None outside a request)."""
-
-    def current() -> Session | None:
-        if not has_request_context():
-            return None
-        session = g.get("db_session")
-        if session is None:
-            session = maker()
-            session.info["request_owned"] = True
-            g.db_session = session
-        return session
-
-    return current
-
-
 def create_app(
     test_config: Mapping[str, Any] | None = None,
     *,
@@ -108,7 +92,8 @@ def create_app(
         __name__,
         template_folder="web/templates",
         static_folder="web/static",
-        instance_path=str(Path(instance or Path.cwd() / "instance").resolve()))
+        instance_path=str(Path(instance or Path.cwd() / "instance").resolve()),
+    )
     settings = load_settings({k: v for k, v in overrides.items() if not k.isupper()})
     try:
         zone = ZoneInfo(settings["timezone"])
@@ -140,7 +125,9 @@ def create_app(
         pool_size=pool_size(settings),
         pool_timeout=float(settings.get("database_pool_timeout_seconds") or 3),
     )
-    request_session = _request_session_source(make_reader_sessionmaker(engine))
+    request_session = session.request_session_source(make_reader_sessionmaker(engine))
+    from dispatch.web import live  # who is told of each case change
+
     app.extensions["hotline"] = Services(
         sessions=ScopedSessions(make_sessionmaker(engine), request_session, writing=True),
         readers=ScopedSessions(make_reader_sessionmaker(engine), request_session),
@@ -151,7 +138,7 @@ def create_app(
         timezone=zone,
         phone_region=settings.get("phone_region", "CN"),
         area_code=settings.get("area_code", ""),
-        publish=publish or realtime.publish,
+        publish=publish or live.publish,
     )
     app.extensions["hotline.engine"] = engine
 
@@ -174,12 +161,7 @@ def create_app(
     _register_error_handlers(app)
     _register_health(app, engine)
 
-    @app.teardown_appcontext
-    def _close_session(exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
-
+    session.init_app(app)  # the request's session closes at teardown
     return app
 
 
@@ -213,39 +195,13 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _describe(messages: Any, path: str = "") -> str:
-    """Validation messages as one line naming each field: ``json.category: ...``."""
-    if isinstance(messages, dict):
-        parts = [
-            _describe(value, f"{path}.{key}" if path else str(key))
-            for key, value in messages.items()
-        ]
-        return "; ".join(part for part in parts if part)
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return f"{path}: {' '.join(messages)}" if path else " ".join(messages)
-    if isinstance(messages, list):
-        return "; ".join(_describe(m, path) for m in messages)
-    return f"{path}: {messages}" if path else str(messages)
-
-
 def _error_name(exc: HTTPException) -> str:
     """``Unprocessable Entity`` -> ``UnprocessableEntity``: one word, like a ServiceError's."""
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z]+", exc.name))
 
 
-def _first_field(messages: Any) -> str | None:
-    """The field a validation error names first (``{"json": {"category": [...]}}``)."""
-    if isinstance(messages, dict):
-        for location in messages.values():
-            if isinstance(location, dict):
-                for name in location:
-                    if name != "_schema":
-                        return str(name)
-    return None
-
-
 def error_body(code: int, error: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The one error body of every JSON refusal (``hotline.web.api.ErrorSchema``)."""
+    """The one error body of every JSON refusal (``hotline.web.api_base.ErrorSchema``)."""
     body: dict[str, Any] = {"code": code, "error": error, "message": message}
     body.update({key: value for key, value in extra.items() if value is not None})
     return body
@@ -254,7 +210,7 @@ def error_body(code: int, error: str, message: str, **extra: Any) -> dict[str, A
 def _register_error_handlers(app: Flask) -> None:
     """Errors become a JSON body under /api and a page elsewhere; never a traceback.
 
-    Every JSON body has the shape of ``hotline.web.api.ErrorSchema``: ``code`` (the
+    Every JSON body has the shape of ``hotline.web.api_base.ErrorSchema``: ``code`` (the
     HTTP status), ``error`` (one word), ``message``, and where they apply
     ``field``, ``rule`` and ``errors`` (validation messages by location and field).
     """
@@ -278,8 +234,8 @@ def _register_error_handlers(app: Flask) -> None:
                 )
             body = error_body(code, _error_name(exc), message)
             if messages:
-                body["message"] = "invalid input: " + _describe(messages)
-                field = _first_field(messages)
+                body["message"] = "invalid input: " + describe_errors(messages)
+                field = first_field(messages)
                 if field:
                     body["field"] = field
                 body["errors"] = messages

@@ -170,11 +170,11 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """Scrypt is slow on purpose; tests hash their throwaway passwords cheaply."""
-    from hotline.web import auth
+    from hotline.services import accounts
 
-    method, auth.PASSWORD_HASH_METHOD = auth.PASSWORD_HASH_METHOD, "pbkdf2:sha256:1000"
+    method, accounts.PASSWORD_HASH_METHOD = accounts.PASSWORD_HASH_METHOD, "pbkdf2:sha256:1000"
     yield
-    auth.PASSWORD_HASH_METHOD = method
+    accounts.PASSWORD_HASH_METHOD = method
 
 
 @dataclass

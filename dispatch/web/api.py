@@ -1,8 +1,9 @@
-"""The dispatch API: stage deadlines, time-limit figures, appointments, the duty roster.
+"""The dispatch API: stage deadlines, time-limit figures, the shut-off, the duty roster.
 
 A flask-smorest blueprint on hotline's API (same OpenAPI document, same token
 or session login). Views parse the request, call one service or query, and
-return JSON; bad input answers 422 naming the field.
+return JSON; bad input answers 422 naming the field. The visits booked on a
+case are beside the case routes, in ``hotline.web.api_appointments``.
 """
 
 from __future__ import annotations
@@ -20,16 +21,25 @@ from dispatch.services import duty, figures
 from hotline import services
 from hotline.domain.taxonomy import Category, Role
 from hotline.services import Actor, Forbidden, Invalid
-from hotline.web.api import ApiBlueprint, Day, Id, InputSchema, Moment, refusal, request_actor
-from hotline.web.auth import csrf, db_session, fresh_db_session
-from hotline.web.auth import services as wiring
+from hotline.web.api_base import (
+    ApiBlueprint,
+    Day,
+    Id,
+    InputSchema,
+    Moment,
+    refusal,
+    register,
+    request_actor,
+)
+from hotline.web.schemas import ShutOffSchema
+from hotline.web.session import db_session, fresh_db_session, wiring
 
 bp = ApiBlueprint(
     "api_dispatch",
     __name__,
     url_prefix="/api",
-    description="Deadlines, time-limit figures, appointments and the duty roster. "
-    "时限、达标率、预约与调度值班。",
+    description="Deadlines, time-limit figures, the water shut-off and the duty roster. "
+    "时限、达标率、关阀止水与调度值班。",
 )
 
 #: Who reads the figures and the roster (supervisor reports, dispatch board).
@@ -134,66 +144,6 @@ class FiguresSchema(Schema):
     categories = fields.List(fields.Nested(CategoryFiguresSchema))
 
 
-class AppointmentSchema(Schema):
-    id = fields.Integer()
-    starts_at = fields.DateTime()
-    ends_at = fields.DateTime()
-    status = fields.String()
-    note = fields.String()
-    created_at = fields.DateTime()
-
-
-class BookingSchema(InputSchema):
-    """F1: a visit agreed with the customer."""
-
-    class Meta:
-        unknown = RAISE
-
-    starts_at = Moment(required=True)
-    ends_at = Moment(required=True)
-    requested_by_customer = fields.Boolean(
-        required=True,
-        metadata={"description": "the customer chose the time: the clocks pause until it"},
-    )
-    note = fields.String(validate=validate.Length(max=2000), load_default="")
-
-
-class RescheduleSchema(InputSchema):
-    class Meta:
-        unknown = RAISE
-
-    starts_at = Moment(required=True)
-    ends_at = Moment(required=True)
-    requested_by_customer = fields.Boolean(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-
-
-class NoShowSchema(InputSchema):
-    class Meta:
-        unknown = RAISE
-
-    told_customer = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-
-
-class CancelSchema(InputSchema):
-    class Meta:
-        unknown = RAISE
-
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-
-
-class ShutOffSchema(InputSchema):
-    """F12: the water is shut off; the pipe size seen on site picks the repair limit."""
-
-    class Meta:
-        unknown = RAISE
-
-    pipe_size_dn = fields.Integer(
-        load_default=None, strict=True, validate=validate.Range(min=15, max=3000)
-    )
-    note = fields.String(validate=validate.Length(max=2000), load_default="")
-
-
 class ShiftSchema(Schema):
     id = fields.Integer()
     staff_id = fields.Integer()
@@ -296,86 +246,6 @@ class TimeLimitFigures(MethodView):
         }
 
 
-_BOOKING_RULES = (
-    "Refused with 422 (rule F1) naming the field when `starts_at` is not still ahead, "
-    "or more than 30 days ahead, or the window does not end after it starts or lasts "
-    "more than 12 hours; times need their zone and lie in the years 2000 to 2099. 409 "
-    "while another booked visit is still ahead, or when the case is closed or merged; "
-    "403 for a crew whose department does not handle the case."
-)
-
-
-@bp.route("/cases/<number>/appointments")
-class Appointments(MethodView):
-    @bp.response(200, AppointmentSchema(many=True))
-    @refusal(bp, 404, "no such case, or not one you may see")
-    def get(self, number: str) -> Any:
-        """The visits booked with the customer, whatever became of them (F1)."""
-        return services.appointments(db_session(), request_actor(), number)
-
-    @bp.arguments(BookingSchema)
-    @bp.response(201, AppointmentSchema)
-    @refusal(bp, 403, "your role, or your department, may not book on this case")
-    @refusal(bp, 404, "no such case, or not one you may see")
-    @refusal(bp, 409, "a booked visit is still ahead, or the case is closed or merged")
-    @refusal(bp, 422, "F1: the time is past, over 30 days ahead, or the window is wrong")
-    @bp.doc(description=_BOOKING_RULES)
-    def post(self, body: dict[str, Any], number: str) -> Any:
-        """Book a visit (预约上门); a time the customer chose pauses the case's clocks."""
-        return services.book_appointment(wiring(), request_actor(), number, **body)
-
-
-@bp.route("/cases/<number>/appointments/<id:appointment_id>/reschedule")
-class Reschedule(MethodView):
-    @bp.arguments(RescheduleSchema)
-    @bp.response(201, AppointmentSchema)
-    @refusal(bp, 403, "your role, or your department, may not change this visit")
-    @refusal(bp, 404, "no such case, or no such appointment on it")
-    @refusal(bp, 409, "the appointment is no longer booked, or the case is closed or merged")
-    @refusal(bp, 422, "F1: no reason, or the new time is past, too far ahead or wrong")
-    @bp.doc(description="``reason`` must not be blank. " + _BOOKING_RULES)
-    def post(self, body: dict[str, Any], number: str, appointment_id: int) -> Any:
-        """Move a booked visit, saying why (改约, F1); returns the new appointment."""
-        return services.reschedule_appointment(
-            wiring(), request_actor(), number, appointment_id, **body
-        )
-
-
-@bp.route("/cases/<number>/appointments/<id:appointment_id>/no-show")
-class NoShow(MethodView):
-    @bp.arguments(NoShowSchema)
-    @bp.response(200, AppointmentSchema)
-    @refusal(bp, 403, "your role, or your department, may not record this")
-    @refusal(bp, 404, "no such case, or no such appointment on it")
-    @refusal(bp, 409, "the appointment is no longer booked, or the case is closed or merged")
-    @refusal(bp, 422, "F1: how the customer was told is missing, or the visit has not started")
-    def post(self, body: dict[str, Any], number: str, appointment_id: int) -> Any:
-        """The customer was absent (用户未在场, F1): record how they were told.
-
-        Refused with 422 (F1) while the visit has not started yet, or when
-        ``told_customer`` is blank.
-        """
-        return services.record_no_show(wiring(), request_actor(), number, appointment_id, **body)
-
-
-@bp.route("/cases/<number>/appointments/<id:appointment_id>/cancel")
-class CancelAppointment(MethodView):
-    @bp.arguments(CancelSchema)
-    @bp.response(200, AppointmentSchema)
-    @refusal(bp, 403, "your role, or your department, may not cancel this visit")
-    @refusal(bp, 404, "no such case, or no such appointment on it")
-    @refusal(bp, 409, "the appointment is no longer booked, or the case is closed or merged")
-    @refusal(bp, 422, "F1: the reason is missing")
-    def post(self, body: dict[str, Any], number: str, appointment_id: int) -> Any:
-        """Cancel a booked visit, saying why; the clocks run again.
-
-        ``reason`` must not be blank (422, F1).
-        """
-        return services.cancel_appointment(
-            wiring(), request_actor(), number, appointment_id, **body
-        )
-
-
 @bp.route("/cases/<number>/shut-off")
 class ShutOff(MethodView):
     @bp.arguments(ShutOffSchema)
@@ -455,7 +325,4 @@ class Alarms(MethodView):
 
 def init_app(app: Flask) -> None:
     """Register the blueprint on hotline's API (after ``hotline.web.api.init_app``)."""
-    from hotline.web.api import api
-
-    api.register_blueprint(bp)
-    csrf.exempt(bp)  # the API checks X-CSRFToken itself for session callers
+    register(bp)

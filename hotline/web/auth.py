@@ -1,20 +1,17 @@
 """Staff login (sessions for people, tokens for integrations) and role checks.
 
-People log in with a password (hashed with scrypt by Werkzeug) and get a
-session cookie managed by Flask-Login; forms carry Flask-WTF's CSRF token.
-Integrations send ``Authorization: Bearer <token>``; only the token's SHA-256
-is stored, and each token has an expiry and can be revoked. A browser calling
-the API with its session must send the CSRF token in ``X-CSRFToken`` for
-anything that changes data.
+People log in with a password and get a session cookie managed by
+Flask-Login; forms carry Flask-WTF's CSRF token. Integrations send
+``Authorization: Bearer <token>``. A browser calling the API with its session
+must send the CSRF token in ``X-CSRFToken`` for anything that changes data.
+The accounts themselves (password hashes, tokens, ``session_version``,
+opening and closing an account) are :mod:`hotline.services.accounts`; the
+request's database session is :mod:`hotline.web.session`.
 
-Accounts can be closed: a deactivated person can neither log in nor use a
-token, and every login session carries the person's ``session_version``, which
-logout, deactivation and a password reset raise, so a session (or a copy of
-its cookie) ends there. Failed logins are throttled per user name and per
-client address, and unknown API tokens per address, with Flask-Limiter's
-storage (memory, or Redis shared by every process). The work done for an
-unknown or deactivated user name is the same as for a wrong password, so the
-answer's timing does not tell which names exist. See docs/accounts.md.
+A login session ends when the person's ``session_version`` moves on (logout,
+deactivation, a password reset). Failed logins are throttled per user name and
+per client address, and unknown API tokens per address, with Flask-Limiter's
+storage (memory, or Redis shared by every process). See docs/accounts.md.
 """
 
 from __future__ import annotations
@@ -25,13 +22,11 @@ import html
 import logging
 import math
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache, wraps
-from typing import Any, TypeVar, cast
+from functools import wraps
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import (
@@ -58,18 +53,54 @@ from limits import RateLimitItem
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from hotline.db import UnitSession
 from hotline.domain.taxonomy import Role
-from hotline.models import ApiToken, Staff
-from hotline.services import Actor, Services
+from hotline.models import Staff
+from hotline.services import Actor
+from hotline.services.accounts import (
+    AccountError,
+    TokenRefused,
+    activate_staff,
+    authenticate,
+    create_staff,
+    deactivate_staff,
+    end_sessions,
+    find_staff,
+    hash_token,
+    issue_token,
+    reset_password,
+    revoke_tokens,
+    session_is_current,
+    token_holder,
+)
 from hotline.settings import SettingsError
+from hotline.web.session import db_session, fresh_db_session, wiring
+
+#: The running app's service wiring, under the name the call-flow views import.
+services = wiring
+
+#: Kept importable from here for the CLI, the demo and the call-flow views.
+__all__ = [
+    "AccountError",
+    "activate_staff",
+    "api_actor",
+    "authenticate",
+    "create_staff",
+    "csrf",
+    "db_session",
+    "deactivate_staff",
+    "find_staff",
+    "fresh_db_session",
+    "hash_token",
+    "issue_token",
+    "reset_password",
+    "revoke_tokens",
+    "roles_required",
+    "services",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,194 +109,6 @@ csrf = CSRFProtect()
 bp = Blueprint("auth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-MIN_PASSWORD_LENGTH = 8
-#: Werkzeug's hashing method for staff passwords (scrypt; tests may use a cheaper one).
-PASSWORD_HASH_METHOD = "scrypt"
-#: Days an API token stays valid when nothing else is said.
-DEFAULT_TOKEN_DAYS = 365
-
-
-class AccountError(ValueError):
-    """A staff account cannot be created or changed as asked; the message says why."""
-
-
-def services() -> Services:
-    """The service wiring of the running app."""
-    return current_app.extensions["hotline"]
-
-
-def db_session() -> Session:
-    """The request's one session, opened on first use and closed at teardown.
-
-    Pages and the API read through it; a command's unit of work runs in it too
-    (the service layer's ``session.begin()``), so a request holds one
-    connection at a time.
-    """
-    if "db_session" not in g:
-        g.db_session = services().read_session()
-    return g.db_session
-
-
-def fresh_db_session() -> Session:
-    """The request's session, restarted so it sees changes just committed.
-
-    Inside an open unit of work (an idempotent command) it keeps the unit and
-    reloads what it reads from it.
-    """
-    return cast(UnitSession, db_session()).refreshed()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_staff(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    role: Role | str,
-    display_name: str = "",
-    department_id: int | None = None,
-    now: datetime,
-) -> Staff:
-    """Add a staff member (the caller commits).
-
-    Raises :class:`AccountError` for a taken or malformed username, a short
-    password or an unknown role.
-    """
-    username = username.strip()
-    if (
-        not username
-        or len(username) > 64
-        or not username.replace("_", "").replace(".", "").isalnum()
-    ):
-        raise AccountError("username must be 1-64 letters, digits, '.' or '_'")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise AccountError(
-            f"unknown role '{role}'; choose one of {', '.join(r.value for r in Role)}"
-        ) from None
-    _check_password(password)
-    if session.scalar(select(Staff).where(Staff.username == username)) is not None:
-        raise AccountError(f"username '{username}' is taken")
-    staff = Staff(
-        username=username,
-        display_name=display_name.strip() or username,
-        role=role,
-        department_id=department_id,
-        password_hash=generate_password_hash(password, method=PASSWORD_HASH_METHOD),
-        active=True,
-        created_at=now,
-        session_version=1,
-    )
-    session.add(staff)
-    return staff
-
-
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-
-
-def find_staff(session: Session, username: str) -> Staff:
-    """The staff member called ``username``; :class:`AccountError` when there is none."""
-    staff = session.scalar(select(Staff).where(Staff.username == username.strip()))
-    if staff is None:
-        raise AccountError(f"no staff member '{username.strip()}'")
-    return staff
-
-
-def end_sessions(staff: Staff) -> None:
-    """End every login session of ``staff`` (in the caller's unit of work).
-
-    The version is raised in SQL, so two requests doing it at once both count.
-    """
-    staff.session_version = Staff.session_version + 1  # type: ignore[assignment]
-
-
-def deactivate_staff(session: Session, staff: Staff, *, now: datetime) -> int:
-    """Close ``staff``'s account: no login, sessions ended, tokens revoked.
-
-    Returns how many tokens were revoked. Refuses to close the last active
-    administrator's account (:class:`AccountError`). The caller commits.
-    """
-    if staff.active and Role(staff.role) is Role.ADMIN:
-        others = session.scalars(
-            select(Staff.id).where(
-                Staff.role == Role.ADMIN, Staff.active.is_(True), Staff.id != staff.id
-            )
-        ).first()
-        if others is None:
-            raise AccountError(f"'{staff.username}' is the last active administrator")
-    staff.active = False
-    end_sessions(staff)
-    return len(revoke_tokens(session, now=now, staff=staff))
-
-
-def activate_staff(staff: Staff) -> None:
-    """Open ``staff``'s account again (tokens revoked at deactivation stay revoked)."""
-    staff.active = True
-
-
-def reset_password(staff: Staff, password: str) -> None:
-    """Give ``staff`` a new password and end their sessions; the caller commits."""
-    _check_password(password)
-    staff.password_hash = generate_password_hash(password, method=PASSWORD_HASH_METHOD)
-    end_sessions(staff)
-
-
-def issue_token(
-    session: Session,
-    staff: Staff,
-    name: str,
-    *,
-    now: datetime,
-    days: int = DEFAULT_TOKEN_DAYS,
-) -> str:
-    """Create an API token for ``staff`` valid ``days`` days; returns its text, shown once."""
-    if days < 1:
-        raise AccountError("a token must be valid for at least 1 day")
-    token = "hl_" + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            staff_id=staff.id,
-            name=name,
-            token_hash=hash_token(token),
-            created_at=now,
-            expires_at=now + timedelta(days=days),
-        )
-    )
-    return token
-
-
-def revoke_tokens(
-    session: Session,
-    *,
-    now: datetime,
-    token_id: int | None = None,
-    staff: Staff | None = None,
-    name: str | None = None,
-) -> list[ApiToken]:
-    """Revoke the tokens not yet revoked that match: by id, or a person's (of one name).
-
-    Returns the tokens revoked (none when nothing matched); the caller commits.
-    """
-    if token_id is None and staff is None:
-        raise AccountError("say which token: its id, or the person (and the token's name)")
-    query = select(ApiToken).where(ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
-    if token_id is not None:
-        query = query.where(ApiToken.id == token_id)
-    if staff is not None:
-        query = query.where(ApiToken.staff_id == staff.id)
-    if name is not None:
-        query = query.where(ApiToken.name == name)
-    tokens = list(session.scalars(query))
-    for token in tokens:
-        token.revoked_at = now
-    return tokens
 
 
 # -- throttling -----------------------------------------------------------------
@@ -343,30 +186,23 @@ def _retry_later(seconds: int) -> None:
 def _staff_for_token(header: str) -> Staff:
     """The staff member behind a bearer token; aborts with 401 saying why, or 429."""
     token = header.removeprefix("Bearer ").strip()
-    row = (
-        db_session().scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-        if token
-        else None
-    )
-    if row is None:
-        # Only unknown tokens are counted and throttled: a known one costs no
-        # look-up in the throttle's storage, and guessing is what is slowed.
-        guard = throttle()
-        checks = guard.token_checks()
-        wait = guard.wait(checks)
-        if wait:
-            _retry_later(wait)
-            abort(
-                429, description="too many unknown API tokens from this address; try again later"
-            )
-        guard.failed(checks)
-        abort(401, description="invalid API token")
-    status = row.status(services().now())
-    if status != "active":
-        abort(401, description=f"token {status}")
-    if not row.staff.active:
-        abort(401, description="account deactivated")
-    return row.staff
+    try:
+        return token_holder(db_session(), token, now=wiring().now())
+    except TokenRefused as refused:
+        if not refused.known:
+            # Only unknown tokens are counted and throttled: a known one costs no
+            # look-up in the throttle's storage, and guessing is what is slowed.
+            guard = throttle()
+            checks = guard.token_checks()
+            wait = guard.wait(checks)
+            if wait:
+                _retry_later(wait)
+                abort(
+                    429,
+                    description="too many unknown API tokens from this address; try again later",
+                )
+            guard.failed(checks)
+        abort(401, description=str(refused))
 
 
 def api_actor() -> Actor:
@@ -428,25 +264,6 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-@lru_cache(maxsize=4)
-def _dummy_hash(method: str) -> str:
-    """A hash of a random password, checked when there is no real one to check."""
-    return generate_password_hash(secrets.token_urlsafe(16), method=method)
-
-
-def authenticate(session: Session, username: str, password: str) -> Staff | None:
-    """The active staff member with this user name and password, else None.
-
-    Exactly one password hash is checked whatever the outcome: an unknown or
-    deactivated user name costs the same as a wrong password.
-    """
-    staff = session.scalar(select(Staff).where(Staff.username == username.strip()))
-    if staff is None or not staff.active:
-        check_password_hash(_dummy_hash(PASSWORD_HASH_METHOD), password)
-        return None
-    return staff if check_password_hash(staff.password_hash, password) else None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
@@ -464,7 +281,7 @@ def login() -> Any:
         staff = authenticate(db_session(), form.username.data, form.password.data)
         if staff is not None:
             login_user(staff)
-            return redirect(_safe_next(request.args.get("next")) or url_for("pages.home"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("homes.home"))
         guard.failed(checks)
         flash(_("用户名或密码错误。"), "error")
         return render_template("login.html", form=form), 401
@@ -489,7 +306,7 @@ def set_language(code: str) -> Any:
     if code not in ("zh_CN", "en"):
         abort(400, description="unknown language")
     session["lang"] = code
-    return redirect(_safe_next(request.form.get("next")) or url_for("pages.home"))
+    return redirect(_safe_next(request.form.get("next")) or url_for("homes.home"))
 
 
 @login_manager.user_loader
@@ -504,9 +321,7 @@ def _load_user(user_id: str) -> Staff | None:
     if not (staff_id.isdigit() and version.isdigit()):
         return None
     staff = db_session().get(Staff, int(staff_id))
-    if staff is None or not staff.active or staff.session_version != int(version):
-        return None
-    return staff
+    return staff if session_is_current(staff, int(version)) else None
 
 
 # -- settings, security headers --------------------------------------------------

@@ -1,8 +1,9 @@
 """Reading request input: each refusal is an ``Invalid`` naming the field.
 
-Shared by every server-rendered page (``hotline.web.pages``, ``dispatch.web.pages``),
-the JSON API and the Twilio webhooks, so a bad number, time or text reads the
-same everywhere:
+Shared by every server-rendered page (hotline's and dispatch's), the JSON API
+and the Twilio webhooks, so a bad number, time or text reads the same
+everywhere (a command's form is loaded with the API's own schema,
+``hotline.web.schemas``):
 
 * whole numbers are ASCII digits within the range a database column holds
   (ids 1 to 2**31 - 1; ``²`` or ``٣`` are not digits here);

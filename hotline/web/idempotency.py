@@ -31,7 +31,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.models import IdempotentRequest
-from hotline.web.auth import api_actor, db_session, services
+from hotline.web.auth import api_actor
+from hotline.web.session import db_session, wiring
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -49,7 +50,7 @@ class _Refused(Exception):
 
 
 def _error(status: int, message: str) -> Response:
-    response = jsonify(  # the shape of every JSON refusal (hotline.web.api.ErrorSchema)
+    response = jsonify(  # the shape of every JSON refusal (hotline.web.api_base.ErrorSchema)
         {"code": status, "error": "InvalidIdempotencyKey", "message": message, "field": HEADER}
     )
     response.status_code = status
@@ -131,7 +132,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                         content_type=response.content_type or "application/json",
                         location=response.headers.get("Location", "")[:500],
                         body=response.get_data(as_text=True),
-                        created_at=services().now(),
+                        created_at=wiring().now(),
                     )
                 )
         except _Refused as refused:

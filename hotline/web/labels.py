@@ -151,6 +151,28 @@ INTAKE_OUTCOME = {
 }
 
 
+#: The top bar's links, by endpoint.
+PAGE = {
+    "console.home": _l("接线台"),
+    "homes.operator_home": _l("表单登记"),
+    "console.call_log": _l("通话记录"),
+    "board.page": _l("调度"),
+    "duty.roster": _l("值班表"),
+    "outages.page": _l("停水通知"),
+    "homes.crew_home": _l("我的工单"),
+    "homes.supervisor_home": _l("全部工单"),
+    "admin.staff": _l("人员"),
+}
+
+#: What became of a visit booked with the customer (F1).
+VISIT = {
+    "booked": _l("已预约"),
+    "rescheduled": _l("已改约"),
+    "no_show": _l("用户未在场"),
+    "cancelled": _l("已取消"),
+}
+
+
 def label(table: dict, value: object) -> str:
     """The display name of ``value`` in ``table`` (its raw value if unknown)."""
     if value is None:

@@ -1,14 +1,15 @@
-"""Live updates to browsers over Socket.IO (Flask-SocketIO, threading mode).
+"""Live updates to browsers over Socket.IO (Flask-SocketIO, threading mode): the transport.
 
-Case changes are published only after their transaction commits, through
-:func:`publish`, to rooms by audience: ``dispatch`` (dispatchers and
-supervisors), ``dept:<id>`` (the department handling the case) and
-``staff:<id>`` (its first responder, G7). One emit goes to the list of rooms,
-and Socket.IO's client manager sends it once to each connection however many
-of those rooms it is in (in this process and, through the Redis queue, in
-every other one).
+Each logged-in connection joins the rooms of its person (:func:`rooms_for`):
+``staff:<id>``, ``dept:<id>``, ``dispatch`` for dispatchers and supervisors,
+``operators`` for those who take calls. Who is told about a case change is
+decided where the change is published (``dispatch.web.live``, after the
+transaction commits); here an event goes out to the rooms it names in one
+emit, and Socket.IO's client manager sends it once to each connection however
+many of those rooms it is in (in this process and, through the Redis queue,
+in every other one).
 
-:func:`publish` and :func:`emit_to` only put the event on a bounded queue; one
+:func:`emit` and :func:`emit_to` only put the event on a bounded queue; one
 background thread per process hands it to Socket.IO, so a request never waits
 for the fan-out to hundreds of browsers and a failed emit never reaches the
 caller. :func:`stats` counts what happened, :func:`flush` waits for the queue
@@ -73,16 +74,6 @@ def rooms_for(role: Role, staff_id: int, department_id: int | None) -> list[str]
         rooms.append("operators")  # supervisors take calls when the hotline is busy
     if department_id is not None:
         rooms.append(f"dept:{department_id}")
-    return rooms
-
-
-def audience(payload: Mapping[str, Any]) -> list[str]:
-    """The rooms told about a case change."""
-    rooms = [DISPATCH_ROOM]
-    if payload.get("handler_department_id") is not None:
-        rooms.append(f"dept:{payload['handler_department_id']}")
-    if payload.get("first_responder_id") is not None:
-        rooms.append(f"staff:{payload['first_responder_id']}")
     return rooms
 
 
@@ -217,9 +208,9 @@ os.register_at_fork(after_in_child=emitter._reset)
 atexit.register(emitter.flush, 2.0)  # a command that published on its way out
 
 
-def publish(payload: Mapping[str, Any], event: str = "case") -> None:
-    """Send a committed change to everyone who should see it (queued; returns at once)."""
-    emitter.put(_Event(event, audience(payload), dict(payload)))
+def emit(rooms: list[str], event: str, payload: Mapping[str, Any]) -> None:
+    """Send ``event`` to every connection in any of ``rooms``, once each (queued)."""
+    emitter.put(_Event(event, list(rooms), dict(payload)))
 
 
 def emit_to(room: str, event: str, payload: Mapping[str, Any]) -> None:
@@ -230,7 +221,7 @@ def emit_to(room: str, event: str, payload: Mapping[str, Any]) -> None:
 def stats() -> dict[str, Any]:
     """What this process's live updates did: for a health endpoint.
 
-    ``published`` events were handed to :func:`publish` or :func:`emit_to`,
+    ``published`` events were handed to :func:`emit` or :func:`emit_to`,
     ``delivered`` were handed to Socket.IO's manager (and so to the message
     queue when there is one), ``failed`` raised while emitting, ``dropped`` were
     pushed out of a full queue; ``queued`` wait now.

@@ -1,10 +1,12 @@
 """What the pages show, worked out before a template sees it.
 
 Templates only show: every decision about time limits (when a countdown turns
-amber or red, whether a clock is paused), about who may do what and about
-which states belong together is made here or in the views, from the same
-rules the services and the deadline sweep use. Pure functions and frozen
-dataclasses; no Flask, no database.
+amber or red, whether a clock is paused), about who may do what
+(:mod:`hotline.domain.actions`), about paging and about which states belong
+together is made here, from the same rules the services and the deadline
+sweep use. Frozen dataclasses and functions without Flask; the one that reads
+the database (:func:`case_rows`, the open clocks of a list of cases in one
+query) is given its session.
 
 The countdown of a case (:class:`Due`) comes from its real stage clocks
 (``case_deadlines`` rows) through :mod:`hotline.services.deadlines`: the warning
@@ -19,8 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
+from hotline.domain import actions as case_actions
+from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Priority, Role
 from hotline.domain.workcalendar import WorkCalendar
+from hotline.models import CaseDeadline
 from hotline.services.deadlines import StageClock, Step, decide, effective_due, met, shifted_warning
 
 #: The countdown states a page can show.
@@ -145,7 +152,7 @@ class CaseRow:
         return str(self.case.priority) == Priority.EMERGENCY
 
 
-def case_rows(
+def with_countdowns(
     cases: Sequence[Any],
     clocks: Mapping[int, Sequence[Any]],
     now: datetime,
@@ -156,6 +163,57 @@ def case_rows(
         CaseRow(case, case_due(clocks.get(case.id, ()), now, calendar, fallback_due=case.due_at))
         for case in cases
     ]
+
+
+def case_rows(
+    session: Any, cases: Sequence[Any], now: datetime, calendar: WorkCalendar
+) -> list[CaseRow]:
+    """``cases`` with their countdowns, from their open stage clocks (one query)."""
+    clocks: dict[int, list[CaseDeadline]] = {}
+    ids = [case.id for case in cases]
+    if ids:
+        with session.no_autoflush:
+            for row in session.scalars(
+                select(CaseDeadline)
+                .where(CaseDeadline.case_id.in_(ids), CaseDeadline.ended_at.is_(None))
+                .order_by(CaseDeadline.id)
+            ):
+                clocks.setdefault(row.case_id, []).append(row)
+    return with_countdowns(cases, clocks, now, calendar)
+
+
+@dataclass(frozen=True)
+class CaseListing:
+    """One page of a list of cases: ``cases`` as listed, ``items`` the rows shown."""
+
+    cases: Sequence[Any]
+    items: Sequence[CaseRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the list has (at least one)."""
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def paged(self) -> bool:
+        """Whether the list runs over more than one page (the pager shows)."""
+        return self.pages > 1
+
+    @property
+    def more(self) -> bool:
+        """Whether cases beyond those shown exist (the board says so)."""
+        return self.total > len(self.items)
 
 
 @dataclass(frozen=True)
@@ -201,6 +259,106 @@ def clock_rows(rows: Iterable[Any], now: datetime, calendar: WorkCalendar) -> li
     return out
 
 
+# -- the case page -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of an action's form: the command's field, how it is asked, whether it must be."""
+
+    name: str
+    widget: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    """One action the person may take, with the inputs its rule needs."""
+
+    action: Action
+    fields: tuple[FormField, ...]
+
+
+#: How each input is asked for, by field name (``staff_id`` depends on the action).
+_WIDGETS = {
+    "reason": "reason",
+    "department_id": "department",
+    "target_department_id": "department",
+    "outcome": "outcome",
+    "attitude": "score",
+    "quality": "score",
+    "timeliness": "score",
+    "result": "score",
+    "customer_rating": "rating",
+    "no_rating_reason": "no_rating_reason",
+    "extra_working_days": "extra_days",
+    "parent_case_number": "case_number",
+}
+#: Inputs that must be filled in whatever the action (the text ones follow the rule).
+_ALWAYS_REQUIRED = frozenset(
+    {"reason", "department_id", "target_department_id", "extra_working_days", "parent_case_number"}
+)
+
+
+def form_field(action: Action, name: str) -> FormField:
+    """How ``action``'s form asks for ``name``."""
+    if name == "staff_id":
+        # Assigning names a crew member if it likes; a new first responder must be named.
+        if action == Action.ASSIGN:
+            return FormField(name, "crew", False)
+        return FormField(name, "person", True)
+    if name in case_actions.TEXT_INPUTS:
+        return FormField(name, "text", name in case_actions.required_text(action))
+    return FormField(name, _WIDGETS.get(name, "text"), name in _ALWAYS_REQUIRED)
+
+
+def action_forms(role: Role, state: State) -> list[ActionForm]:
+    """The forms of the actions ``role`` may take on a case in ``state``."""
+    return [
+        ActionForm(
+            action, tuple(form_field(action, name) for name in case_actions.inputs_of(action))
+        )
+        for action in case_actions.available_actions(role, state)
+    ]
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    """A visit booked on the case, and whether this person may still change it."""
+
+    visit: Any
+    may_change: bool
+
+
+@dataclass(frozen=True)
+class CaseOffer:
+    """What the case page offers this person: action forms, visits, the shut-off report."""
+
+    actions: tuple[ActionForm, ...]
+    visits: tuple[VisitRow, ...]
+    may_book: bool
+    may_shut_off: bool
+
+    @property
+    def shows_visits(self) -> bool:
+        """Whether the visits section shows: visits on file, or a form to book one."""
+        return bool(self.visits) or self.may_book
+
+
+def case_offer(role: Role, state: State, visits: Iterable[Any], clocks: Iterable[Any]) -> CaseOffer:
+    """What the case page offers ``role`` on a case in ``state`` with these visits and clocks."""
+    open_stages = [str(clock.stage) for clock in clocks if clock.ended_at is None]
+    return CaseOffer(
+        actions=tuple(action_forms(role, state)),
+        visits=tuple(
+            VisitRow(visit, case_actions.may_change_visit(role, state, visit.status))
+            for visit in visits
+        ),
+        may_book=case_actions.may_book(role, state),
+        may_shut_off=case_actions.may_shut_off(role, open_stages),
+    )
+
+
 # -- navigation ----------------------------------------------------------------------
 
 _STAFF = (Role.OPERATOR, Role.SUPERVISOR)
@@ -209,15 +367,17 @@ _DISPATCH = (Role.DISPATCHER, Role.SUPERVISOR)
 #: The top bar's links, in order, and the roles that see each.
 NAV: tuple[tuple[str, tuple[Role, ...]], ...] = (
     ("console.home", _STAFF),
-    ("pages.operator_home", _STAFF),
+    ("homes.operator_home", _STAFF),
     ("console.call_log", (Role.SUPERVISOR,)),
-    ("pages.dispatch_home", _DISPATCH),
+    ("board.page", _DISPATCH),
     ("duty.roster", _DISPATCH),
-    ("duty.outages_page", (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR)),
-    ("pages.crew_home", (Role.CREW,)),
-    ("pages.supervisor_home", (Role.SUPERVISOR,)),
-    ("pages.admin_staff", (Role.ADMIN,)),
+    ("outages.page", (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR)),
+    ("homes.crew_home", (Role.CREW,)),
+    ("homes.supervisor_home", (Role.SUPERVISOR,)),
+    ("admin.staff", (Role.ADMIN,)),
 )
+#: Element ids of top-bar links, by endpoint.
+_NAV_IDS = {"console.home": "nav-console"}
 
 
 def nav_endpoints(role: str | None) -> list[str]:
@@ -229,3 +389,20 @@ def nav_endpoints(role: str | None) -> list[str]:
     if who is None:
         return []
     return [endpoint for endpoint, roles in NAV if who in roles]
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """One link of the top bar: where it goes, what it says, its element id (if any)."""
+
+    endpoint: str
+    title: str
+    element_id: str = ""
+
+
+def nav_links(role: str | None, titles: Mapping[str, Any]) -> list[NavLink]:
+    """The top bar's links for someone in ``role``, titled from ``titles`` by endpoint."""
+    return [
+        NavLink(endpoint, str(titles[endpoint]), _NAV_IDS.get(endpoint, ""))
+        for endpoint in nav_endpoints(role)
+    ]

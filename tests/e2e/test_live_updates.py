@@ -31,6 +31,7 @@ import socketio
 from flask_socketio import SocketIO
 from playwright.sync_api import expect
 
+from dispatch.web.live import audience
 from hotline.app import create_app
 from hotline.cli import upgrade_database
 from hotline.domain.taxonomy import Role
@@ -171,7 +172,7 @@ def _in_both_rooms(org: Org, event: dict[str, Any]) -> None:
     assert realtime.DISPATCH_ROOM in rooms
     assert event["handler_department_id"] == dispatcher.department_id
     assert f"dept:{event['handler_department_id']}" in rooms
-    assert set(realtime.audience(event)) >= {"dispatch", f"dept:{dispatcher.department_id}"}
+    assert set(audience(event)) >= {"dispatch", f"dept:{dispatcher.department_id}"}
 
 
 def test_a_new_case_reaches_the_dispatchers_browser_live(live):

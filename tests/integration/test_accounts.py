@@ -34,6 +34,7 @@ from hotline.app import create_app
 from hotline.cli import alembic_config, main, upgrade_database
 from hotline.db import Base, make_engine
 from hotline.models import ApiToken, Staff
+from hotline.services import accounts
 from hotline.settings import SettingsError
 from hotline.web import auth
 from hotline.web.auth import AccountError, hash_token, issue_token
@@ -319,13 +320,13 @@ def test_an_unreachable_storage_still_throttles_in_the_process(db_url, tmp_path,
 def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every password hash checked by the login, in order."""
     checked: list[str] = []
-    real = auth.check_password_hash
+    real = accounts.check_password_hash
 
     def counting(pwhash: str, password: str) -> bool:
         checked.append(pwhash)
         return real(pwhash, password)
 
-    monkeypatch.setattr(auth, "check_password_hash", counting)
+    monkeypatch.setattr(accounts, "check_password_hash", counting)
     return checked
 
 
@@ -346,7 +347,7 @@ def test_every_login_checks_exactly_one_password_hash(app, app_org, hash_checks)
 
     assert {case: len(hashes) for case, hashes in checked.items()} == dict.fromkeys(cases, 1)
     # The stand-in hash is made the way real ones are, so it costs the same.
-    method = auth.PASSWORD_HASH_METHOD.split(":")[0]
+    method = accounts.PASSWORD_HASH_METHOD.split(":")[0]
     assert checked["unknown"][0].startswith(method)
     assert checked["deactivated"][0] == checked["unknown"][0]
 

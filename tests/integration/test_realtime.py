@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import redis
 
+from dispatch.web import live
 from hotline.domain.lifecycle import State
 from hotline.settings import DEFAULT_CONFIG, SettingsError
 from hotline.web import realtime
@@ -51,7 +52,7 @@ class Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
-    """A fresh queued emitter for :func:`realtime.publish` that records instead of emitting."""
+    """A fresh queued emitter for :func:`live.publish` that records instead of emitting."""
     record = Recorder()
     monkeypatch.setattr(realtime, "emitter", realtime.Emitter(send=record))
     return record
@@ -72,7 +73,7 @@ def _case(number: str = "RY-1", **extra: Any) -> dict[str, Any]:
 
 
 def test_a_case_change_is_one_emit_to_every_room_of_its_audience(recorder):
-    realtime.publish(_case())
+    live.publish(_case())
 
     assert realtime.flush(5)
     [event] = recorder.sent
@@ -83,7 +84,7 @@ def test_a_case_change_is_one_emit_to_every_room_of_its_audience(recorder):
 
 def test_emit_to_goes_through_the_same_queue(recorder):
     realtime.emit_to("operators", "incoming_call", {"call_id": 5})
-    realtime.publish(_case(), event="deadline")
+    live.publish(_case(), event="deadline")
 
     assert realtime.flush(5)
     assert [(e.name, e.rooms) for e in recorder.sent] == [
@@ -97,7 +98,7 @@ def test_publish_returns_at_once_however_slow_the_fan_out(recorder):
     recorder.delay = 0.3
     started = time.perf_counter()
     for number in range(3):
-        realtime.publish(_case(f"RY-{number}"))
+        live.publish(_case(f"RY-{number}"))
     took = time.perf_counter() - started
 
     assert took < 0.1
@@ -110,7 +111,7 @@ def test_publish_returns_at_once_however_slow_the_fan_out(recorder):
 def test_many_threads_publishing_while_another_flushes_lose_nothing(recorder):
     def publish_many(thread: int) -> None:
         for number in range(200):
-            realtime.publish(_case(f"RY-{thread}-{number}"))
+            live.publish(_case(f"RY-{thread}-{number}"))
 
     publishers = [threading.Thread(target=publish_many, args=(n,)) for n in range(8)]
     for publisher in publishers:
@@ -132,7 +133,7 @@ def test_many_threads_publishing_while_another_flushes_lose_nothing(recorder):
 
 def test_the_payload_is_copied_when_published(recorder):
     payload = _case()
-    realtime.publish(payload)
+    live.publish(payload)
     payload["state"] = "changed later"
 
     assert realtime.flush(5)
@@ -149,8 +150,8 @@ def test_a_failing_emit_is_logged_and_counted_and_never_reaches_the_caller(monke
 
     monkeypatch.setattr(realtime, "emitter", realtime.Emitter(send=send))
     with caplog.at_level(logging.ERROR, logger="hotline.web.realtime"):
-        realtime.publish(_case("RY-BAD"))
-        realtime.publish(_case("RY-GOOD"))
+        live.publish(_case("RY-BAD"))
+        live.publish(_case("RY-GOOD"))
         assert realtime.flush(5)
 
     assert calls == ["RY-BAD", "RY-GOOD"]
@@ -210,7 +211,7 @@ def test_the_emitter_thread_is_started_again_when_it_died(monkeypatch):
 
 
 def test_stats_name_every_counter(recorder):
-    realtime.publish(_case())
+    live.publish(_case())
     realtime.flush(5)
 
     assert realtime.stats() == {
@@ -230,7 +231,7 @@ def test_an_app_under_test_delivers_in_the_callers_thread(app, monkeypatch):
         realtime.emitter, "send", lambda event: threads.append(threading.current_thread().name)
     )
 
-    realtime.publish(_case())
+    live.publish(_case())
 
     assert threads == [threading.current_thread().name]
 
@@ -429,7 +430,7 @@ def test_a_web_process_still_emits_through_the_message_queue(tmp_path, monkeypat
             }
         )
         made_apps.append(app)
-        realtime.publish(_case("RY-WEB"))
+        live.publish(_case("RY-WEB"))
         assert realtime.flush(5)
         messages = []
         deadline = time.monotonic() + 5

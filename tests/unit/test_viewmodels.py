@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hotline.domain.deadlines import StageClock, Step, decide, resumed
 from hotline.domain.taxonomy import Role, Stage
 from hotline.domain.workcalendar import ClockKind, WorkCalendar
-from hotline.services.deadlines import StageClock, Step, decide, resumed
 from hotline.web.viewmodels import (
     BREACH,
     NONE,
@@ -142,7 +142,7 @@ def test_the_clock_table_says_met_missed_overdue_or_running():
 
 
 def test_the_top_bar_links_follow_the_role():
-    assert nav_endpoints(Role.CREW) == ["pages.crew_home"]
+    assert nav_endpoints(Role.CREW) == ["homes.crew_home"]
     assert "console.call_log" in nav_endpoints(Role.SUPERVISOR)
     assert "console.call_log" not in nav_endpoints(Role.OPERATOR)
     assert nav_endpoints(None) == [] and nav_endpoints("nobody") == []

@@ -1,0 +1,268 @@
+"""One input schema per command, whether it comes as JSON or from a page form.
+
+The API loads a command's JSON body with its schema here; the pages load their
+form with the same schema through :func:`load_form`, so both accept the same
+values, within the same ranges, and refuse bad input with the same messages
+naming the same field (:func:`describe_errors`). A page form differs from a
+JSON body only in how values are written: every value is text, an empty
+field is a field not given, a checkbox left unticked is false, and a
+``datetime-local`` time is read in the utility's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from hotline.domain.lifecycle import Action
+from hotline.domain.taxonomy import Category, Channel, FollowUpOutcome, Priority, TriageOutcome
+from hotline.services import IntakeOutcome, Invalid
+from hotline.web.api_base import Id, InputSchema, Moment
+from hotline.web.forms import EARLIEST, LATEST, MAX_INT
+
+_text = {"load_default": ""}
+
+
+# -- the commands ----------------------------------------------------------------------
+
+
+class IntakeSchema(InputSchema):
+    """One contact, as the first responder records it (P4)."""
+
+    class Meta:
+        unknown = RAISE
+
+    channel = fields.Enum(Channel, by_value=True, required=True)
+    outcome = fields.Enum(IntakeOutcome, by_value=True, required=True)
+    caller_number = fields.String(validate=validate.Length(max=40), **_text)
+    caller_name = fields.String(validate=validate.Length(max=100), **_text)
+    customer_account = fields.String(validate=validate.Length(max=32), **_text)
+    category = fields.Enum(Category, by_value=True, load_default=None)
+    priority = fields.Enum(Priority, by_value=True, load_default=Priority.NORMAL)
+    problem = fields.String(validate=validate.Length(max=4000), **_text)
+    need = fields.String(validate=validate.Length(max=4000), **_text)
+    address = fields.String(validate=validate.Length(max=300), **_text)
+    contact_name = fields.String(validate=validate.Length(max=100), **_text)
+    contact_phone = fields.String(validate=validate.Length(max=40), **_text)
+    triage = fields.Enum(TriageOutcome, by_value=True, load_default=None)
+    pipe_size_dn = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=15, max=3000),
+        metadata={"description": "the pipe's nominal size in mm (DN15 to DN3000)"},
+    )
+    read_back_confirmed = fields.Boolean(load_default=False)
+    answer = fields.String(validate=validate.Length(max=4000), **_text)
+    target_department_id = Id(load_default=None, allow_none=True)
+    told_caller = fields.String(validate=validate.Length(max=4000), **_text)
+    join_case_number = fields.String(validate=validate.Length(max=32), **_text)
+    repeats_case_number = fields.String(
+        validate=validate.Length(max=32),
+        metadata={"description": "a new report about a closed or answered case: that case"},
+        **_text,
+    )
+    summary = fields.String(validate=validate.Length(max=4000), **_text)
+
+
+class ActionSchema(InputSchema):
+    """One action on a case; ``version`` is the version you last saw."""
+
+    class Meta:
+        unknown = RAISE
+
+    action = fields.Enum(Action, by_value=True, required=True)
+    version = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_INT)
+    )
+    reason = fields.String(validate=validate.Length(max=2000), **_text)
+    department_id = Id(load_default=None)
+    staff_id = Id(load_default=None)
+    target_department_id = Id(load_default=None)
+    told_caller = fields.String(validate=validate.Length(max=4000), **_text)
+    answer = fields.String(validate=validate.Length(max=4000), **_text)
+    result_note = fields.String(validate=validate.Length(max=4000), **_text)
+    customer_rating = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 5))
+    no_rating_reason = fields.String(validate=validate.Length(max=500), **_text)
+    extra_working_days = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=1, max=MAX_INT)
+    )
+    outcome = fields.Enum(FollowUpOutcome, by_value=True, load_default=None)
+    attitude = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 5))
+    quality = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 5))
+    timeliness = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 5))
+    result = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 5))
+    note = fields.String(validate=validate.Length(max=4000), **_text)
+    parent_case_number = fields.String(validate=validate.Length(max=32), **_text)
+
+
+def action_parts(body: Mapping[str, Any]) -> tuple[Action, int, str, dict[str, Any]]:
+    """A loaded :class:`ActionSchema` body as ``(action, version, reason, data)``."""
+    data = dict(body)
+    return data.pop("action"), data.pop("version"), data.pop("reason", ""), data
+
+
+class BookingSchema(InputSchema):
+    """F1: a visit agreed with the customer."""
+
+    class Meta:
+        unknown = RAISE
+
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
+    requested_by_customer = fields.Boolean(
+        required=True,
+        metadata={"description": "the customer chose the time: the clocks pause until it"},
+    )
+    note = fields.String(validate=validate.Length(max=2000), load_default="")
+
+
+class RescheduleSchema(InputSchema):
+    class Meta:
+        unknown = RAISE
+
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
+    requested_by_customer = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class NoShowSchema(InputSchema):
+    class Meta:
+        unknown = RAISE
+
+    told_customer = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CancelSchema(InputSchema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ShutOffSchema(InputSchema):
+    """F12: the water is shut off; the pipe size seen on site picks the repair limit."""
+
+    class Meta:
+        unknown = RAISE
+
+    pipe_size_dn = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=15, max=3000)
+    )
+    note = fields.String(validate=validate.Length(max=2000), load_default="")
+
+
+# -- refusals ----------------------------------------------------------------------------
+
+
+def describe_errors(messages: Any, path: str = "") -> str:
+    """Validation messages as one line naming each field: ``json.category: ...``."""
+    if isinstance(messages, dict):
+        parts = [
+            describe_errors(value, f"{path}.{key}" if path else str(key))
+            for key, value in messages.items()
+        ]
+        return "; ".join(part for part in parts if part)
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return f"{path}: {' '.join(messages)}" if path else " ".join(messages)
+    if isinstance(messages, list):
+        return "; ".join(describe_errors(m, path) for m in messages)
+    return f"{path}: {messages}" if path else str(messages)
+
+
+def first_field(messages: Any) -> str | None:
+    """The field validation messages by location name first (``{"json": {"category": ...}}``)."""
+    if isinstance(messages, dict):
+        for location in messages.values():
+            if isinstance(location, dict):
+                for name in location:
+                    if name != "_schema":
+                        return str(name)
+    return None
+
+
+def refusal_of(error: ValidationError, location: str) -> Invalid:
+    """A schema's refusal of input from ``location`` (json, query, form), as the API words it."""
+    messages = {location: error.normalized_messages()}
+    return Invalid("invalid input: " + describe_errors(messages), first_field(messages))
+
+
+# -- page forms --------------------------------------------------------------------------
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,19}")
+
+
+def local_moment(raw: str | None, zone: ZoneInfo) -> datetime | None:
+    """A ``datetime-local`` value read in ``zone`` unless it names its own; None if unreadable."""
+    try:
+        moment = datetime.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def form_values(schema: Schema, form: Any, zone: ZoneInfo) -> dict[str, Any]:
+    """The fields ``schema`` loads, read from a page form as a JSON body would carry them.
+
+    Text the form cannot turn into the field's type is passed on as it is, for
+    the schema to refuse naming the field. Fields the schema does not declare
+    (the CSRF token, the form's own helpers) are left out.
+    """
+    data: dict[str, Any] = {}
+    for name, field in schema.load_fields.items():
+        key = field.data_key or name
+        if isinstance(field, fields.Boolean):
+            raw = form.get(key)
+            data[key] = False if raw is None or raw == "" else raw
+            continue
+        raw = form.get(key)
+        if raw is None or (not raw.strip() and not isinstance(field, fields.String)):
+            continue  # an empty field is a field not given
+        value: Any = raw
+        if isinstance(field, fields.Integer) and _WHOLE_NUMBER.fullmatch(raw.strip()):
+            value = int(raw.strip())
+        elif isinstance(field, fields.DateTime):
+            moment = local_moment(raw, zone)
+            value = moment.isoformat() if moment is not None else raw
+        data[key] = value
+    return data
+
+
+def load_form(
+    schema: Schema,
+    form: Any,
+    zone: ZoneInfo,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    partial: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Load a page form with ``schema``; :class:`Invalid` naming the field when refused.
+
+    ``extra`` adds values the form gives in its own way (a visit's end from
+    its length); ``partial`` names fields that may be missing this once.
+    """
+    data = form_values(schema, form, zone) | dict(extra or {})
+    try:
+        return schema.load(data, partial=partial or None)
+    except ValidationError as error:
+        raise refusal_of(error, "form") from None
+
+
+def window_form(schema: Schema, form: Any, zone: ZoneInfo, hours: int) -> dict[str, Any]:
+    """A form giving a start and a length in hours, loaded with a schema taking
+    ``starts_at`` and ``ends_at`` (a visit, a shift)."""
+    starts_at = local_moment(form.get("starts_at"), zone)
+    if starts_at is None or not EARLIEST <= starts_at <= LATEST:
+        # Refused naming the start: the end follows from it.
+        body = load_form(schema, form, zone, partial=("ends_at",))
+        if "ends_at" not in body:
+            raise Invalid("'starts_at' must be a date and time", "starts_at")
+        return body
+    ends_at = (starts_at + timedelta(hours=hours)).isoformat()
+    return load_form(schema, form, zone, extra={"ends_at": ends_at})
