@@ -88,11 +88,11 @@ def make_app() -> Any:
     ``gunicorn 'live_bench:make_app()'``; the environment says the database,
     the queue and the role, ``LIVE_BENCH_CHANNEL`` the Redis channel.
     """
+    from dispatch.web.live import publish as live_publish
     from hotline.app import create_app
-    from hotline.web import realtime
 
     def publish(payload: Any) -> None:
-        realtime.publish({**payload, "committed_at": time.time()})
+        live_publish({**payload, "committed_at": time.time()})
 
     return create_app(
         {"SOCKETIO_CHANNEL": os.environ["LIVE_BENCH_CHANNEL"]},

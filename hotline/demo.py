@@ -18,7 +18,7 @@ from hotline.domain.phones import normalise
 from hotline.domain.taxonomy import Category, Channel, FollowUpOutcome, Priority, TriageOutcome
 from hotline.models import Customer, CustomerPhone, Department, Staff
 from hotline.services import Actor, IntakeCommand, IntakeOutcome, Services
-from hotline.web.auth import create_staff
+from hotline.services.accounts import create_staff
 
 DEMO_PASSWORD = "hotline-demo"
 

@@ -21,9 +21,9 @@ from callflows.web.console import bp, call_or_404, common_context, flows
 from hotline.domain.phones import display
 from hotline.domain.taxonomy import Role
 from hotline.models import Case, Staff
-from hotline.web.auth import db_session, roles_required
-from hotline.web.auth import services as wiring
+from hotline.web.auth import roles_required
 from hotline.web.forms import form_int, page_number
+from hotline.web.session import db_session, wiring
 
 __all__ = ["call_detail", "call_log"]
 

@@ -32,9 +32,9 @@ from hotline.domain.taxonomy import Category, Priority, Role, TriageOutcome
 from hotline.models import Department
 from hotline.services import Actor, CaseFilter, IntakeOutcome, NotFound
 from hotline.web import labels
-from hotline.web.auth import db_session, roles_required
-from hotline.web.auth import services as wiring
-from hotline.web.pages import case_rows
+from hotline.web.auth import roles_required
+from hotline.web.pages import case_rows  # countdowns with the calendar of the running app
+from hotline.web.session import db_session, wiring
 
 __all__ = ["bp", "call_or_404", "common_context", "flows"]
 

@@ -40,10 +40,9 @@ from callflows.web.schemas import (
 from callflows.web.viewmodels import call_view, missed_rows, waiting_rows
 from hotline.domain.taxonomy import Role
 from hotline.services import Actor, Invalid
-from hotline.web.api import ApiBlueprint, refusal, request_actor, rules
-from hotline.web.auth import fresh_db_session
-from hotline.web.auth import services as wiring
+from hotline.web.api_base import ApiBlueprint, refusal, request_actor, rules
 from hotline.web.i18n import local_time
+from hotline.web.session import fresh_db_session, wiring
 
 __all__ = ["api_bp"]
 

@@ -26,7 +26,7 @@ from marshmallow import (
 from callflows.domain.live import OPERATIONS
 from hotline.domain.taxonomy import Category, Priority, TriageOutcome
 from hotline.services import IntakeOutcome
-from hotline.web.api import InputSchema
+from hotline.web.api_base import InputSchema
 from hotline.web.forms import MAX_INT
 
 _MAX_TEXT = 4000

@@ -24,9 +24,8 @@ from callflows.telephony import SimulatorTelephony
 from hotline.domain.phones import display
 from hotline.services import Invalid, NotFound, Services
 from hotline.web import labels
-from hotline.web.auth import fresh_db_session
-from hotline.web.auth import services as wiring
 from hotline.web.i18n import local_time
+from hotline.web.session import fresh_db_session, wiring
 
 bp = Blueprint("simulator", __name__, template_folder="templates")
 

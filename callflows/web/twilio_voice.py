@@ -42,9 +42,8 @@ from callflows.telephony import (
     TwilioConfig,
 )
 from hotline.services import Invalid
-from hotline.web.auth import db_session
-from hotline.web.auth import services as wiring
 from hotline.web.forms import MAX_INT, check_fields, check_moment, parse_int
+from hotline.web.session import db_session, wiring
 
 bp = Blueprint("twilio_voice", __name__)
 

@@ -26,8 +26,8 @@ from hotline.domain.phones import display
 from hotline.models import Case, Customer
 from hotline.services import Actor
 from hotline.web import labels
-from hotline.web.auth import services as wiring
 from hotline.web.i18n import local_time
+from hotline.web.session import wiring
 
 __all__ = ["call_view", "missed_rows", "waiting_rows"]
 

@@ -45,7 +45,7 @@ def create_user(
 ) -> None:
     """Add a staff member who can log in (and optionally an API token)."""
     from hotline.models import Department
-    from hotline.web.auth import AccountError, create_staff, issue_token
+    from hotline.services.accounts import AccountError, create_staff, issue_token
 
     if expires_days and not token_name:
         raise click.UsageError("--expires-days goes with --token")
@@ -96,7 +96,7 @@ def _token_days(app: Any) -> int:
 
 def _account_command(work: Any) -> Any:
     """Run ``work(session, wiring)`` in one unit of work; an AccountError is one line."""
-    from hotline.web.auth import AccountError
+    from hotline.services.accounts import AccountError
 
     wiring = root._app().extensions["hotline"]
     try:
@@ -115,7 +115,7 @@ def staff() -> None:
 @click.argument("username")
 def staff_deactivate(username: str) -> None:
     """Close an account: no login, every session ended, every API token revoked."""
-    from hotline.web.auth import deactivate_staff, find_staff
+    from hotline.services.accounts import deactivate_staff, find_staff
 
     def work(session: Any, wiring: Any) -> str:
         person = find_staff(session, username)
@@ -131,7 +131,7 @@ def staff_deactivate(username: str) -> None:
 @click.argument("username")
 def staff_activate(username: str) -> None:
     """Open a deactivated account again (revoked tokens stay revoked)."""
-    from hotline.web.auth import activate_staff, find_staff
+    from hotline.services.accounts import activate_staff, find_staff
 
     def work(session: Any, wiring: Any) -> str:
         person = find_staff(session, username)
@@ -154,7 +154,7 @@ def staff_activate(username: str) -> None:
 )
 def staff_reset_password(username: str, password: str) -> None:
     """Set a new password; the person's sessions end."""
-    from hotline.web.auth import find_staff, reset_password
+    from hotline.services.accounts import find_staff, reset_password
 
     def work(session: Any, wiring: Any) -> str:
         person = find_staff(session, username)
@@ -175,7 +175,7 @@ def token() -> None:
 def token_list(username: str | None, show_all: bool) -> None:
     """List API tokens: id, person, name, issued, expires, status."""
     from hotline.models import ApiToken
-    from hotline.web.auth import find_staff
+    from hotline.services.accounts import find_staff
 
     def work(session: Any, wiring: Any) -> list[str]:
         query = select(ApiToken).order_by(ApiToken.id)
@@ -215,7 +215,7 @@ def token_list(username: str | None, show_all: bool) -> None:
 )
 def token_issue(name: str, username: str, expires_days: int | None) -> None:
     """Issue an API token for a person; it is printed once."""
-    from hotline.web.auth import AccountError, find_staff, issue_token
+    from hotline.services.accounts import AccountError, find_staff, issue_token
 
     app = root._app()
     wiring = app.extensions["hotline"]
@@ -242,7 +242,7 @@ def token_issue(name: str, username: str, expires_days: int | None) -> None:
 )
 def token_revoke(name: str | None, username: str | None, token_id: int | None) -> None:
     """Revoke API tokens: NAME --user USERNAME, --user USERNAME (all theirs) or --id ID."""
-    from hotline.web.auth import find_staff, revoke_tokens
+    from hotline.services.accounts import find_staff, revoke_tokens
 
     if token_id is None and not username:
         raise click.UsageError("give NAME with --user USERNAME, or --id ID")

@@ -79,8 +79,6 @@ from hotline.services.accounts import (
 from hotline.settings import SettingsError
 from hotline.web.session import db_session, fresh_db_session, wiring
 
-#: The running app's service wiring, under the name the call-flow views import.
-services = wiring
 
 #: Kept importable from here for the CLI, the demo and the call-flow views.
 __all__ = [
