@@ -80,6 +80,17 @@ def shifts_between(session: Session, start: datetime, end: datetime) -> list[Dut
     )
 
 
+def active_dispatchers(session: Session) -> list[Staff]:
+    """Every active dispatcher, by name (those a shift can be entered for)."""
+    return list(
+        session.scalars(
+            select(Staff)
+            .where(Staff.role == Role.DISPATCHER, Staff.active.is_(True))
+            .order_by(Staff.display_name)
+        )
+    )
+
+
 def on_duty(session: Session, at: datetime) -> list[Staff]:
     """The dispatchers on duty at ``at``."""
     return [shift.staff for shift in shifts_between(session, at, at + timedelta(microseconds=1))]

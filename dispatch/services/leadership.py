@@ -158,7 +158,6 @@ def leadership_for(database_url: str) -> Leadership:
     return SoleLeadership()
 
 
-
 def leader_seen(database_url: str) -> bool | None:
     """Whether some process holds the scheduler's lead (PostgreSQL); None where unknown."""
     if not database_url.startswith("postgresql"):
@@ -180,4 +179,3 @@ def leader_seen(database_url: str) -> bool | None:
         return None
     finally:
         engine.dispose()
-

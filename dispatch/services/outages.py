@@ -83,6 +83,17 @@ def publish_outage(session: Session, notice: OutageNotice, *, by_id: int, now: d
     return outage
 
 
+def listed_since(session: Session, since: datetime) -> list[Outage]:
+    """Outages not cancelled that end at ``since`` or later, by start."""
+    return list(
+        session.scalars(
+            select(Outage)
+            .where(Outage.ends_at >= since, Outage.cancelled_at.is_(None))
+            .order_by(Outage.starts_at)
+        )
+    )
+
+
 def affects(outage: Outage, address: str) -> bool:
     """Whether ``address`` lies in the outage's area."""
     return any(keyword in address for keyword in outage.area_keywords.split())

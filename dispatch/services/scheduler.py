@@ -289,7 +289,6 @@ def start_in_process(app: Flask, *, echo: Echo | None = None) -> BaseScheduler |
     return scheduler
 
 
-
 def announce_sweep_for_server(app: Flask, *, echo: Echo) -> BaseScheduler | None:
     """Under a production server: start the sweep in this process when
     ``scheduler_in_process`` is set; otherwise warn at start unless a separate

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template
-from sqlalchemy import func, select
 
+from dispatch.services.board import state_counts
 from hotline.domain.lifecycle import DISPATCH_QUEUE, WORKING, State
 from hotline.domain.taxonomy import Role
-from hotline.models import Case
 from hotline.services import CaseFilter, NotFound, get_case
 from hotline.web import labels
 from hotline.web.auth import roles_required
@@ -42,11 +41,8 @@ def board_section(state: str) -> str | None:
 def board_counts(session: Any) -> dict[str, int]:
     """How many cases each table of the dispatch board holds (one grouped query)."""
     on_board = [str(state) for states in SECTIONS.values() for state in states]
-    rows = session.execute(
-        select(Case.state, func.count()).where(Case.state.in_(on_board)).group_by(Case.state)
-    )
     counts = dict.fromkeys(SECTIONS, 0)
-    for state, number in rows:
+    for state, number in state_counts(session, on_board).items():
         counts[board_section(state) or ""] += number
     return counts
 

@@ -15,12 +15,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from dispatch.services import duty
 from dispatch.web.api import ShiftInputSchema
 from hotline.domain.taxonomy import Role
-from hotline.models import Staff
 from hotline.services import ServiceError
 from hotline.web import labels
 from hotline.web.auth import roles_required
@@ -39,13 +37,7 @@ DEFAULT_SHIFT_HOURS = "12"
 def _render(error: ServiceError | None = None, status: int = 200) -> Any:
     session = fresh_db_session()
     now = wiring().now()
-    dispatchers = list(
-        session.scalars(
-            select(Staff)
-            .where(Staff.role == Role.DISPATCHER, Staff.active.is_(True))
-            .order_by(Staff.display_name)
-        )
-    )
+    dispatchers = duty.active_dispatchers(session)
     shifts = duty.shifts_between(session, now, now + WEEK)
     return (
         render_template(

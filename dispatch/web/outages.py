@@ -10,21 +10,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from dispatch.services.outages import OutageNotice, OutageRefused, publish_outage
+from dispatch.services.outages import (
+    OutageNotice,
+    OutageRefused,
+    listed_since,
+    publish_outage,
+)
 from hotline.domain.taxonomy import Role
-from hotline.models import Outage
 from hotline.services import Invalid, ServiceError
 from hotline.web import labels
 from hotline.web.auth import roles_required
 from hotline.web.forms import form_local_datetime
 from hotline.web.session import fresh_db_session, wiring
+
+if TYPE_CHECKING:
+    from hotline.models import Outage
 
 bp = Blueprint("outages", __name__, template_folder="templates")
 
@@ -53,13 +59,7 @@ def page(error: ServiceError | None = None, status: int = 200) -> Any:
     """Outages under way or coming, and (for dispatch) the form to publish one."""
     session = fresh_db_session()
     now = wiring().now()
-    rows = list(
-        session.scalars(
-            select(Outage)
-            .where(Outage.ends_at >= now - SHOWN_AFTER_END, Outage.cancelled_at.is_(None))
-            .order_by(Outage.starts_at)
-        )
-    )
+    rows = listed_since(session, now - SHOWN_AFTER_END)
     return (
         render_template(
             "dispatch/outages.html",
