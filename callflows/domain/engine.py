@@ -15,6 +15,8 @@ This module owns the walk itself (:class:`CallSession`). The engine's
 refusals are in :mod:`callflows.domain.refusals`, the records it keeps and
 the measuring of a call against its script in
 :mod:`callflows.domain.call_record`; every name is also importable from here.
+(About 570 lines on purpose: :class:`CallSession` is one state machine, and
+its steps, timers and gates are read best in one place.)
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ __all__ = [
     "OutageFacts",
     "address_key",
     "caller_facts",
+    "find_customer",
     "search_customers",
     "similar_open_cases",
 ]
@@ -216,6 +217,11 @@ def caller_facts(
             for c in contacts
         ),
     )
+
+
+def find_customer(session: Session, customer_id: int | None) -> Customer | None:
+    """The customer ``customer_id``, or ``None`` when there is no id or no such customer."""
+    return session.get(Customer, customer_id) if customer_id else None
 
 
 def search_customers(session: Session, query: str, *, limit: int = 10) -> list[Customer]:

@@ -15,26 +15,27 @@ API in :mod:`callflows.web.console_api`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from callflows import services as calls
-from callflows.models import Call
 from callflows.services import CallFlows
 from callflows.web.viewmodels import call_view, missed_rows, waiting_rows
 from hotline import services as case_services
 from hotline.domain.taxonomy import Category, Priority, Role, TriageOutcome
-from hotline.models import Department
-from hotline.services import Actor, CaseFilter, IntakeOutcome, NotFound
+from hotline.services import Actor, CaseFilter, IntakeOutcome
 from hotline.web import labels
 from hotline.web.auth import roles_required
 from hotline.web.pages import case_rows  # countdowns with the calendar of the running app
 from hotline.web.session import db_session, wiring
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from callflows.models import Call
 
 __all__ = ["bp", "call_or_404", "common_context", "flows"]
 
@@ -58,10 +59,7 @@ def _actor() -> Actor:
 
 def call_or_404(session: Session, call_id: int) -> Call:
     """The call ``call_id``; :class:`NotFound` (404) if there is none."""
-    call = session.get(Call, call_id)
-    if call is None:
-        raise NotFound(f"no call {call_id}", "call")
-    return call
+    return calls.find_call(session, call_id)
 
 
 def common_context() -> dict[str, Any]:
@@ -84,11 +82,7 @@ def home() -> Any:
     )
     unseen = case_services.unseen_changes(session, actor, mine)
     now = wiring().now()
-    live_call = session.scalar(
-        select(Call.id)
-        .where(Call.answered_by_id == actor.id, Call.ended_at.is_(None))
-        .order_by(Call.id.desc())
-    )
+    live_call = calls.live_call_id(session, actor.id)
     return render_template(
         "callflows/console.html",
         waiting=waiting_rows(session),
@@ -119,7 +113,7 @@ def call_page(call_id: int) -> Any:
     call = call_or_404(session, call_id)
     if call.answered_by_id != actor.id and actor.role != Role.SUPERVISOR:
         abort(403, description=_("这通电话由其他接线员接听"))
-    departments = list(session.scalars(select(Department).order_by(Department.id)))
+    departments = calls.departments(session)
     return render_template(
         "callflows/call.html",
         call=call,

@@ -11,21 +11,23 @@ same page, since the simulator has no phone to ring.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from callflows import services as calls
-from callflows.models import Call, Provider
-from callflows.services import CallFlows
+from callflows.services import CallFlows, Provider
 from callflows.telephony import SimulatorTelephony
 from hotline.domain.phones import display
-from hotline.services import Invalid, NotFound, Services
+from hotline.services import Invalid, Services
 from hotline.web import labels
 from hotline.web.i18n import local_time
 from hotline.web.session import fresh_db_session, wiring
+
+if TYPE_CHECKING:
+    from callflows.models import Call
 
 bp = Blueprint("simulator", __name__, template_folder="templates")
 
@@ -75,11 +77,7 @@ def _status(call: Call) -> dict[str, Any]:
 
 
 def _call(call_id: int) -> Call:
-    session = fresh_db_session()
-    call = session.get(Call, call_id)
-    if call is None or call.provider != Provider.SIMULATOR:
-        raise NotFound(f"no simulated call {call_id}", "call")
-    return call
+    return calls.simulated_call(fresh_db_session(), call_id)
 
 
 @bp.route("/simulator", methods=["GET", "POST"])

@@ -31,8 +31,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from callflows import services as calls
 from callflows.domain.engine import REASSURANCE_INTERVAL
-from callflows.models import AttemptKind, OutboundAttempt, Provider
-from callflows.services import CallFlows
+from callflows.services import CallFlows, Provider
 from callflows.telephony import (
     DIAL_RESULT_PATH,
     HOLD_PATH,
@@ -277,8 +276,7 @@ def outbound(attempt_id: int) -> Response:
     """A call-back was answered: apologise for the missed call, connect an operator."""
     config = _config()
     flows = _flows()
-    attempt = db_session().get(OutboundAttempt, attempt_id)
-    if attempt is None or attempt.kind != AttemptKind.CALL:
+    if calls.outbound_call_attempt(db_session(), attempt_id) is None:
         abort(404, description=f"no outbound call attempt {attempt_id}")
     response = VoiceResponse()
     _say(response, CALL_BACK_INTRO.format(company=flows.company_name), config)

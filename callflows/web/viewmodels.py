@@ -10,24 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from callflows import services as calls
 from callflows.domain.engine import READ_BACK_FIELDS, CallSession, ReadBackRequired
 from callflows.domain.scripts import FIELDS, StepKind
-from callflows.models import Call, ComplianceFlag, OutboundAttempt
 from callflows.services import CallFlows
 from callflows.services.caller import caller_facts, similar_open_cases
 from hotline.domain.phones import display
-from hotline.models import Case, Customer
 from hotline.services import Actor
 from hotline.web import labels
 from hotline.web.i18n import local_time
 from hotline.web.session import wiring
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from callflows.models import Call
 
 __all__ = ["call_view", "missed_rows", "waiting_rows"]
 
@@ -170,17 +171,9 @@ def call_view(session: Session, call: Call, actor: Actor) -> dict[str, Any]:
     if not address and len(facts.customers) == 1:
         address = facts.customers[0].address
     similar = similar_open_cases(session, address, customer_ids=[c.id for c in facts.customers])
-    case = None
-    if call.case_id:
-        case = session.get(Case, call.case_id)
-    flags = session.scalars(
-        select(ComplianceFlag).where(ComplianceFlag.call_id == call.id).order_by(ComplianceFlag.id)
-    ).all()
-    attempts = session.scalars(
-        select(OutboundAttempt)
-        .where(OutboundAttempt.call_id == call.id)
-        .order_by(OutboundAttempt.id)
-    ).all()
+    case = calls.call_case(session, call)
+    flags = calls.call_flags(session, call.id)
+    attempts = calls.call_attempts(session, call.id)
     ring = call.ring_to_answer_seconds
     return {
         "call": {
@@ -271,7 +264,7 @@ def waiting_rows(session: Session) -> list[dict[str, Any]]:
     """The calls ringing now, as the console lists them."""
     rows = []
     for call in calls.waiting_calls(session):
-        customer = session.get(Customer, call.customer_id) if call.customer_id else None
+        customer = calls.find_customer(session, call.customer_id)
         rows.append(
             {
                 "id": call.id,
