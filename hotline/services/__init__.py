@@ -15,7 +15,10 @@ services.intake(...)``); each concept lives in its own module:
 * ``access``: :class:`Actor`, who may see which case (G7);
 * ``contacts``: intake, a contact recorded and its case opened (rules: ``hotline.domain.intake``);
 * ``actions``: :func:`perform`, one lifecycle move, follow-ups, incidents;
-* ``queries``: the case list, one case, its history, unread changes;
+* ``queries``: the case list, one case, its history, clocks and visits, unread changes;
+* ``staff``: staff and departments as the pages list them, whether logins still hold;
+* ``accounts``: logins, passwords, API tokens, opening and closing accounts;
+* ``idempotency``: the answers kept for commands sent twice;
 * ``bookings``: appointments with the customer (F1; ``hotline.domain.appointments``);
 * ``milestones``: steps outside the lifecycle, such as the water shut off (F12);
 * ``deadlines``: the stage clocks' rows (arithmetic: ``hotline.domain.deadlines``);
@@ -55,10 +58,14 @@ from hotline.services.context import (
 from hotline.services.milestones import record_shut_off
 from hotline.services.queries import (
     CaseFilter,
+    case_by_number,
+    case_clocks,
+    case_visits,
     get_case,
     history,
     list_cases,
     mark_seen,
+    open_clocks,
     overdue_seconds,
     unseen_changes,
 )
@@ -88,6 +95,9 @@ __all__ = [
     "book_appointment",
     "can_view",
     "cancel_appointment",
+    "case_by_number",
+    "case_clocks",
+    "case_visits",
     "deadlines",
     "facts_of",
     "get_case",
@@ -96,6 +106,7 @@ __all__ = [
     "list_cases",
     "mark_seen",
     "numbering",
+    "open_clocks",
     "overdue_seconds",
     "perform",
     "record_no_show",

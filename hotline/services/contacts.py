@@ -208,4 +208,3 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
         result = IntakeResult(contact.id, number, State(case.state), case.promised_at, case.due_at)
     publish_change(svc, case, "register")
     return result
-

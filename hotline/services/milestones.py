@@ -27,9 +27,7 @@ from hotline.services.context import Services, check_text, publish_change
 MILESTONE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.CREW, Role.SUPERVISOR})
 
 
-def lock_case_for(
-    session: Session, actor: Actor, case_number: str, roles: frozenset[Role]
-) -> Case:
+def lock_case_for(session: Session, actor: Actor, case_number: str, roles: frozenset[Role]) -> Case:
     """The open case ``case_number``, locked, if ``actor`` may act on it outside the lifecycle.
 
     Crews act only on work their department (or they) handle, as in the

@@ -1,5 +1,6 @@
-"""Reading cases: the case list and its filters, one case, its history, and what
-each person has not read yet. Reads only; the caller owns the session.
+"""Reading cases: the case list and its filters, one case, its history, its stage
+clocks and visits, and what each person has not read yet. Reads only; the caller
+owns the session.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from hotline.domain.errors import NotFound
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import Category
-from hotline.models import Case, CaseEvent, CaseSeen
+from hotline.models import Appointment, Case, CaseDeadline, CaseEvent, CaseSeen
 from hotline.services.access import Actor, can_view, visible
 
 
@@ -73,6 +74,44 @@ def get_case(session: Session, actor: Actor, number: str) -> Case:
     if case is None or not can_view(actor, case):
         raise NotFound(f"no case '{number}'", "case")
     return case
+
+
+def case_by_number(session: Session, number: str) -> Case | None:
+    """The case ``number`` whoever may see it (for showing it after a change), or None."""
+    return session.scalar(select(Case).where(Case.number == number))
+
+
+def case_clocks(session: Session, case: Case) -> list[CaseDeadline]:
+    """Every stage clock of ``case``, ended ones included, in the order they started."""
+    return list(
+        session.scalars(
+            select(CaseDeadline).where(CaseDeadline.case_id == case.id).order_by(CaseDeadline.id)
+        )
+    )
+
+
+def case_visits(session: Session, case: Case) -> list[Appointment]:
+    """Every visit booked on ``case``, oldest first, whatever became of it."""
+    return list(
+        session.scalars(
+            select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.id)
+        )
+    )
+
+
+def open_clocks(session: Session, cases: Sequence[Case]) -> dict[int, list[CaseDeadline]]:
+    """The open stage clocks of ``cases`` by case id, in the order they started (one query)."""
+    clocks: dict[int, list[CaseDeadline]] = {}
+    ids = [case.id for case in cases]
+    if ids:
+        with session.no_autoflush:
+            for row in session.scalars(
+                select(CaseDeadline)
+                .where(CaseDeadline.case_id.in_(ids), CaseDeadline.ended_at.is_(None))
+                .order_by(CaseDeadline.id)
+            ):
+                clocks.setdefault(row.case_id, []).append(row)
+    return clocks
 
 
 def history(session: Session, actor: Actor, number: str) -> list[CaseEvent]:

@@ -9,22 +9,25 @@ is shown on the staff page and nothing is written.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from hotline.domain.taxonomy import Role
-from hotline.models import Department, Staff
 from hotline.services import ServiceError, accounts
+from hotline.services import staff as staff_service
 from hotline.services.accounts import AccountError
 from hotline.web.auth import roles_required
 from hotline.web.forms import form_int
 from hotline.web.pages import common, departments
 from hotline.web.session import db_session, wiring
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from hotline.models import Staff
 
 bp = Blueprint("admin", __name__)
 
@@ -38,7 +41,7 @@ def staff() -> Any:
         try:
             department = form_int(request.form.get("department_id"), "department_id")
             with wiring().sessions() as session, session.begin():
-                if department is not None and session.get(Department, department) is None:
+                if department is not None and staff_service.department(session, department) is None:
                     raise AccountError("unknown department")
                 accounts.create_staff(
                     session,
@@ -58,7 +61,7 @@ def staff() -> Any:
     return (
         render_template(
             "admin_staff.html",
-            staff=list(session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.id))),
+            staff=staff_service.all_staff(session),
             tokens=accounts.list_tokens(session),
             departments=departments(),
             roles=list(Role),
@@ -76,7 +79,7 @@ def _change(staff_id: int, change: Callable[[Session, Staff], str]) -> Any:
     """
     try:
         with wiring().sessions() as session, session.begin():
-            person = session.get(Staff, staff_id)
+            person = staff_service.staff_member(session, staff_id)
             if person is None:
                 abort(404, description=_("没有这名人员。"))
             message = change(session, person)

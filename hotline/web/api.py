@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask.views import MethodView
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy import select
 
 from hotline import services
 from hotline.domain import lifecycle
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import Category, Role
-from hotline.models import Case, CaseEvent
 from hotline.services import CaseFilter, IntakeCommand
 from hotline.web import api_base
 from hotline.web.api_base import (
@@ -42,6 +40,9 @@ from hotline.web.api_base import (
 from hotline.web.forms import MAX_INT, MAX_PAGE
 from hotline.web.schemas import ActionSchema, IntakeSchema, action_parts
 from hotline.web.session import db_session, fresh_db_session, wiring
+
+if TYPE_CHECKING:
+    from hotline.models import Case, CaseEvent
 
 #: Kept importable from here for the call-flow and dispatch APIs.
 __all__ = [
@@ -309,7 +310,7 @@ class CaseActions(MethodView):
             data=data,
         )
         # Shown even if the action moved it out of the actor's sight (a return).
-        return fresh_db_session().scalar(select(Case).where(Case.number == number))
+        return services.case_by_number(fresh_db_session(), number)
 
 
 @bp.route("/cases/<number>/history")

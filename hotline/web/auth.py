@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import (
@@ -58,7 +58,6 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from hotline.domain.taxonomy import Role
-from hotline.models import Staff
 from hotline.services import Actor
 from hotline.services.accounts import (
     AccountError,
@@ -76,9 +75,12 @@ from hotline.services.accounts import (
     session_is_current,
     token_holder,
 )
+from hotline.services.staff import staff_member
 from hotline.settings import SettingsError
 from hotline.web.session import db_session, fresh_db_session, wiring
 
+if TYPE_CHECKING:
+    from hotline.models import Staff
 
 #: Kept importable from here for the CLI, the demo and the call-flow views.
 __all__ = [
@@ -97,7 +99,6 @@ __all__ = [
     "reset_password",
     "revoke_tokens",
     "roles_required",
-    "services",
 ]
 
 log = logging.getLogger(__name__)
@@ -292,7 +293,7 @@ def logout() -> Any:
     if current_user.is_authenticated:
         session = db_session()
         with session.begin():
-            staff = session.get(Staff, current_user.id)
+            staff = staff_member(session, current_user.id)
             if staff is not None:
                 end_sessions(staff)
     logout_user()
@@ -318,7 +319,7 @@ def _load_user(user_id: str) -> Staff | None:
     staff_id, _sep, version = user_id.partition(":")
     if not (staff_id.isdigit() and version.isdigit()):
         return None
-    staff = db_session().get(Staff, int(staff_id))
+    staff = staff_member(db_session(), int(staff_id))
     return staff if session_is_current(staff, int(version)) else None
 
 

@@ -20,14 +20,12 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hotline import services
 from hotline.domain import actions as case_actions
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import FollowUpOutcome, Role
-from hotline.models import Appointment, CaseDeadline
 from hotline.services import ServiceError
 from hotline.web import labels, viewmodels
 from hotline.web.forms import form_int, required_int
@@ -71,16 +69,8 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
     session = fresh_db_session()  # read the case as it is now, after any change
     case = services.get_case(session, me, number)
     events = services.history(session, me, number)
-    clocks = list(
-        session.scalars(
-            select(CaseDeadline).where(CaseDeadline.case_id == case.id).order_by(CaseDeadline.id)
-        )
-    )
-    visits = list(
-        session.scalars(
-            select(Appointment).where(Appointment.case_id == case.id).order_by(Appointment.id)
-        )
-    )
+    clocks = services.case_clocks(session, case)
+    visits = services.case_visits(session, case)
     all_departments = departments()
     staff = staff_list()
     now = wiring().now()

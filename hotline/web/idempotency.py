@@ -21,24 +21,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, make_response, request
 from flask_login import current_user
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from hotline.models import IdempotentRequest
+from hotline.services.idempotency import KEEP_FOR, keep_answer, prune, stored_answer
 from hotline.web.auth import api_actor
 from hotline.web.session import db_session, wiring
+
+if TYPE_CHECKING:
+    from hotline.models import IdempotentRequest
+
+#: Kept importable from here: how long answers are kept, and their pruning.
+__all__ = ["HEADER", "KEEP_FOR", "REPLAYED_HEADER", "idempotent", "init_app", "prune"]
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 200
-#: How long answers are kept: far longer than any client retries.
-KEEP_FOR = timedelta(days=7)
 
 
 class _Refused(Exception):
@@ -90,11 +92,7 @@ def _replay(stored: IdempotentRequest) -> Response:
 
 
 def _stored(staff_id: int, key: str) -> IdempotentRequest | None:
-    return db_session().scalar(
-        select(IdempotentRequest).where(
-            IdempotentRequest.staff_id == staff_id, IdempotentRequest.key == key
-        )
-    )
+    return stored_answer(db_session(), staff_id, key)
 
 
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -121,19 +119,18 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                 response = make_response(view(*args, **kwargs))
                 if response.status_code >= 400 or response.is_streamed:
                     raise _Refused(response)
-                session.add(
-                    IdempotentRequest(
-                        staff_id=staff_id,
-                        key=key,
-                        method=request.method,
-                        path=request.path[:500],
-                        fingerprint=fingerprint,
-                        status=response.status_code,
-                        content_type=response.content_type or "application/json",
-                        location=response.headers.get("Location", "")[:500],
-                        body=response.get_data(as_text=True),
-                        created_at=wiring().now(),
-                    )
+                keep_answer(
+                    session,
+                    staff_id=staff_id,
+                    key=key,
+                    method=request.method,
+                    path=request.path,
+                    fingerprint=fingerprint,
+                    status=response.status_code,
+                    content_type=response.content_type or "application/json",
+                    location=response.headers.get("Location", ""),
+                    body=response.get_data(as_text=True),
+                    now=wiring().now(),
                 )
         except _Refused as refused:
             return refused.response
@@ -153,14 +150,6 @@ def _checked_replay(stored: IdempotentRequest, fingerprint: str) -> Response:
     if stored.fingerprint != fingerprint:
         return _error(422, f"this '{HEADER}' was already used for another request; send a new key")
     return _replay(stored)
-
-
-def prune(session: Any, now: Any) -> int:
-    """Forget answers older than :data:`KEEP_FOR`; returns how many (the caller commits)."""
-    result = session.execute(
-        delete(IdempotentRequest).where(IdempotentRequest.created_at < now - KEEP_FOR)
-    )
-    return int(result.rowcount or 0)
 
 
 def init_app(app: Flask) -> None:

@@ -10,20 +10,22 @@ bar's links among it).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from hotline import services
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import Role
-from hotline.models import Department, Staff
 from hotline.services import Actor, CaseFilter
+from hotline.services import staff as staff_service
 from hotline.web import labels, viewmodels
 from hotline.web.forms import page_number
 from hotline.web.session import db_session, wiring
+
+if TYPE_CHECKING:
+    from hotline.models import Department, Staff
 
 
 def actor() -> Actor:
@@ -33,20 +35,18 @@ def actor() -> Actor:
 
 def departments() -> list[Department]:
     """Every department, in the order they were set up."""
-    return list(db_session().scalars(select(Department).order_by(Department.id)))
+    return staff_service.departments(db_session())
 
 
 def staff_list(*roles: Role) -> list[Staff]:
     """Active staff (of these roles, if any are given), by name."""
-    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
-    if roles:
-        query = query.where(Staff.role.in_([str(r) for r in roles]))
-    return list(db_session().scalars(query))
+    return staff_service.active_staff(db_session(), *roles)
 
 
 def case_rows(session: Any, cases: list[Any], now: Any) -> list[viewmodels.CaseRow]:
-    """``cases`` with their countdowns (:func:`hotline.web.viewmodels.case_rows`)."""
-    return viewmodels.case_rows(session, cases, now, wiring().policy.calendar)
+    """``cases`` with their countdowns, from their open stage clocks (one query)."""
+    clocks = services.open_clocks(session, cases)
+    return viewmodels.with_countdowns(cases, clocks, now, wiring().policy.calendar)
 
 
 def page_of_cases(flt: CaseFilter, per_page: int = 25) -> viewmodels.CaseListing:

@@ -281,17 +281,12 @@ def stale_connections(read_staff: Callable[[set[int]], dict[int, tuple[bool, int
 
 def end_stale_connections(app: Flask) -> int:
     """Disconnect every open connection whose login has ended; returns how many."""
-    from sqlalchemy import select
-
-    from hotline.models import Staff
+    from hotline.services.staff import login_states
 
     def read_staff(ids: set[int]) -> dict[int, tuple[bool, int]]:
         svc = app.extensions["hotline"]
         with svc.readers() if svc.readers else svc.sessions() as session:
-            rows = session.execute(
-                select(Staff.id, Staff.active, Staff.session_version).where(Staff.id.in_(ids))
-            ).all()
-        return {row.id: (bool(row.active), int(row.session_version)) for row in rows}
+            return login_states(session, ids)
 
     stale = stale_connections(read_staff)
     for sid in stale:

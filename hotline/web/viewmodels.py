@@ -4,9 +4,9 @@ Templates only show: every decision about time limits (when a countdown turns
 amber or red, whether a clock is paused), about who may do what
 (:mod:`hotline.domain.actions`), about paging and about which states belong
 together is made here, from the same rules the services and the deadline
-sweep use. Frozen dataclasses and functions without Flask; the one that reads
-the database (:func:`case_rows`, the open clocks of a list of cases in one
-query) is given its session.
+sweep use. Frozen dataclasses and functions without Flask or the database: the
+rows they show (a list's open clocks, :func:`hotline.services.queries.open_clocks`)
+are read by the services and handed in.
 
 The countdown of a case (:class:`Due`) comes from its real stage clocks
 (``case_deadlines`` rows) through :mod:`hotline.services.deadlines`: the warning
@@ -21,13 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from hotline.domain import actions as case_actions
 from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Priority, Role
 from hotline.domain.workcalendar import WorkCalendar
-from hotline.models import CaseDeadline
 from hotline.services.deadlines import StageClock, Step, decide, effective_due, met, shifted_warning
 
 #: The countdown states a page can show.
@@ -163,23 +160,6 @@ def with_countdowns(
         CaseRow(case, case_due(clocks.get(case.id, ()), now, calendar, fallback_due=case.due_at))
         for case in cases
     ]
-
-
-def case_rows(
-    session: Any, cases: Sequence[Any], now: datetime, calendar: WorkCalendar
-) -> list[CaseRow]:
-    """``cases`` with their countdowns, from their open stage clocks (one query)."""
-    clocks: dict[int, list[CaseDeadline]] = {}
-    ids = [case.id for case in cases]
-    if ids:
-        with session.no_autoflush:
-            for row in session.scalars(
-                select(CaseDeadline)
-                .where(CaseDeadline.case_id.in_(ids), CaseDeadline.ended_at.is_(None))
-                .order_by(CaseDeadline.id)
-            ):
-                clocks.setdefault(row.case_id, []).append(row)
-    return with_countdowns(cases, clocks, now, calendar)
 
 
 @dataclass(frozen=True)
