@@ -117,6 +117,5 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {shown_url(url)} is at revision {revision}")
 
 
-
 # The commands register themselves on ``main`` when imported.
 from hotline.cli import accounts, audit, running  # noqa: E402,F401

@@ -259,5 +259,3 @@ def token_revoke(name: str | None, username: str | None, token_id: int | None) -
         raise click.ClickException(f"no active token {what}")
     for row in revoked:
         click.echo(f"revoked token {row.id} '{row.name}'")
-
-

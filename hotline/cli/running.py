@@ -223,5 +223,3 @@ def scheduler(once: bool, interval: float | None, standby_retry: float) -> None:
         click.echo(str(sweep_once(app)))
         return
     run_scheduler(app, interval=interval, standby_retry=standby_retry, echo=click.echo)
-
-

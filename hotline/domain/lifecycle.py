@@ -9,6 +9,9 @@ Reading guide: :data:`TRANSITIONS` is the table ``(state, action) -> (target,
 guards)``; :data:`ALLOWED_ROLES` says who may take each action. Anything not in
 the table is refused with :class:`IllegalTransition`; a guard that fails raises
 :class:`GuardRefused` naming the rule and the field.
+
+(One module of about 580 lines on purpose: the table, its guards and the
+roles are read together, and ``docs/architecture.md`` is generated from them.)
 """
 
 from __future__ import annotations
