@@ -2,6 +2,8 @@
 
 SQLAlchemy 2 typed declarative. The schema is created and changed only by
 Alembic (``migrations/``); tests may call ``create_all`` on a scratch database.
+(About 500 lines on purpose: the case core's tables and their constraints are
+read together, as the migrations write them.)
 """
 
 from __future__ import annotations
