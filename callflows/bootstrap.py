@@ -69,7 +69,7 @@ def init_app(
     Raises :class:`~callflows.domain.scripts.ScriptError` for a malformed script and
     :class:`SettingsError` naming the key for an unusable setting.
     """
-    from callflows.web import console, console_api, simulator, twilio_voice
+    from callflows.web import console, console_api, ring, simulator, twilio_voice
     from hotline.web.auth import csrf
     from hotline.web.realtime import emit_to
 
@@ -101,6 +101,7 @@ def init_app(
     # JSON endpoints check the X-CSRFToken header themselves (hotline.web.auth.api_actor);
     # Twilio signs its webhooks instead of sending a CSRF token.
     csrf.exempt(console_api.api_bp)
+    ring.init_app(app)  # the ringing-call banner on every page of a call taker
     app.register_blueprint(simulator.bp)
     app.register_blueprint(twilio_voice.bp)
     csrf.exempt(twilio_voice.bp)

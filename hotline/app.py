@@ -30,7 +30,7 @@ from hotline.domain.timelimits import PolicyError, TimeLimitPolicy
 from hotline.server import THREADS_VARIABLE
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
-from hotline.web import auth, forms, i18n, realtime, session
+from hotline.web import auth, extras, forms, i18n, realtime, session
 from hotline.web.schemas import describe_errors, first_field
 
 if TYPE_CHECKING:
@@ -143,6 +143,7 @@ def create_app(
     app.extensions["hotline.engine"] = engine
 
     i18n.init_app(app)
+    extras.init_app(app)
     auth.init_app(app)
     realtime.init_app(app, settings.get("socketio_message_queue") or None)
     from hotline.web import api, pages
