@@ -46,7 +46,13 @@ from callflows.services.context import (
 )
 from callflows.services.inbound import answer, end_call, requeue, ring, start_counter_visit
 from callflows.services.numbers import is_mobile, read_number
-from callflows.services.outbound import AttemptView, call_back, case_sms_body, send_case_sms
+from callflows.services.outbound import (
+    AttemptView,
+    call_back,
+    case_sms_body,
+    record_call_back_outcome,
+    send_case_sms,
+)
 from callflows.services.provider_events import (
     attach_transcript,
     fallback_sequence,
@@ -111,6 +117,7 @@ __all__ = [
     "outbound_call_attempt",
     "promised_text",
     "read_number",
+    "record_call_back_outcome",
     "record_recording",
     "record_sms_status",
     "record_status",

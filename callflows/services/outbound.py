@@ -4,12 +4,20 @@ Every outbound request is written first as an :class:`OutboundAttempt` and
 committed, then the provider is asked once, then the outcome is recorded.
 An attempt whose outcome is unknown (the provider may have acted) is never
 repeated without someone confirming.
+
+A missed call stays on the call-back list until the caller was reached:
+placing the call-back is not enough. The phone system says so when it can
+(the caller answered the call-back, :mod:`callflows.services.provider_events`);
+otherwise the operator records whether the caller was reached
+(:func:`record_call_back_outcome`). Until the last call-back has an outcome,
+no other is placed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,7 +39,21 @@ from hotline.domain.taxonomy import Disposition
 from hotline.models import Case, Contact
 from hotline.services import Actor, Conflict, Forbidden, Invalid, Services
 
-__all__ = ["AttemptView", "call_back", "case_sms_body", "send_case_sms"]
+__all__ = [
+    "CALL_BACK",
+    "AttemptView",
+    "call_back",
+    "case_sms_body",
+    "mark_reached",
+    "record_call_back_outcome",
+    "send_case_sms",
+]
+
+CALL_BACK = "call_back"
+"""The purpose of an attempt that calls a missed caller back."""
+
+#: A call-back placed whose outcome nobody knows yet (the phone system may still tell).
+_AWAITING_OUTCOME = frozenset({AttemptStatus.REQUESTED, AttemptStatus.RINGING})
 
 
 @dataclass(frozen=True)
@@ -107,13 +129,16 @@ def call_back(
 ) -> AttemptView:
     """Call a missed or abandoned caller back through the phone system.
 
-    The attempt is written first; the provider is asked once. On success the
-    call leaves the missed list. Raises :class:`Forbidden`, :class:`NotFound`,
-    :class:`Conflict` when the call was answered or already called back, or
-    an attempt is still in flight, or the last one's outcome is unknown and
-    ``confirm_uncertain`` is not set (someone must check before calling
-    again), :class:`Invalid` when the number was withheld, and
-    :class:`TelephonyFailed` when the provider did not place the call.
+    The attempt is written first; the provider is asked once. The call stays
+    on the call-back list until the caller is reached (the phone system says
+    the call-back was answered, or :func:`record_call_back_outcome`). Raises
+    :class:`Forbidden`, :class:`NotFound`, :class:`Conflict` when the call was
+    answered or its caller already reached, or an attempt is still in flight,
+    or the last one is placed without an outcome yet (field ``reached``), or
+    its outcome is unknown and ``confirm_uncertain`` is not set (someone must
+    check before calling again), :class:`Invalid` when the number was
+    withheld, and :class:`TelephonyFailed` when the provider did not place
+    the call.
     """
     require_taker(actor)
     with svc.sessions() as session:
@@ -124,7 +149,7 @@ def call_back(
         ):
             raise Conflict("only a missed or abandoned call is called back", "call")
         if call.called_back_at is not None:
-            raise Conflict("this caller has already been called back", "call")
+            raise Conflict("this caller has already been reached", "call")
         if not call.from_number:
             raise Invalid("the caller's number was withheld; there is nothing to call", "call")
         last = session.scalar(
@@ -134,6 +159,11 @@ def call_back(
         )
         if last is not None and last.status == AttemptStatus.PENDING:
             raise Conflict("a call-back to this caller is being placed", "call")
+        if last is not None and last.status in _AWAITING_OUTCOME:
+            raise Conflict(
+                "the last call-back has no outcome yet; record whether the caller was reached",
+                "reached",
+            )
         if last is not None and last.status == AttemptStatus.UNCERTAIN and not confirm_uncertain:
             raise Conflict(
                 "the last call-back may have gone out (no clear answer from the phone "
@@ -145,29 +175,64 @@ def call_back(
         svc,
         flows,
         kind=AttemptKind.CALL,
-        purpose="call_back",
+        purpose=CALL_BACK,
         to_number=number,
         call_id=call_id,
         requested_by_id=actor.id,
     )
 
-    def mark_called_back(session: Session, attempt: OutboundAttempt) -> None:
-        called = session.get(Call, call_id)
-        assert called is not None
-        called.called_back_at = svc.now()
-        called.called_back_by_id = actor.id
-        if called.contact_id is not None:
-            contact = session.get(Contact, called.contact_id)
-            if contact is not None:
-                contact.disposition = Disposition.CALLED_BACK
-
     view = _send(
-        svc,
-        flows,
-        attempt_id,
-        lambda: flows.telephony.place_call(OutboundCall(attempt_id, number)),
-        mark_called_back,
+        svc, flows, attempt_id, lambda: flows.telephony.place_call(OutboundCall(attempt_id, number))
     )
+    flows.publish("call_called_back", {"call_id": call_id})
+    return view
+
+
+def mark_reached(session: Session, call: Call, staff_id: int | None, now: datetime) -> bool:
+    """The caller of a missed ``call`` was reached: it leaves the call-back list.
+
+    Returns False when it had already left it. Runs in the caller's transaction.
+    """
+    if call.called_back_at is not None:
+        return False
+    call.called_back_at = now
+    call.called_back_by_id = staff_id
+    if call.contact_id is not None:
+        contact = session.get(Contact, call.contact_id)
+        if contact is not None:
+            contact.disposition = Disposition.CALLED_BACK
+    return True
+
+
+def record_call_back_outcome(
+    svc: Services, flows: CallFlows, actor: Actor, call_id: int, *, reached: bool
+) -> AttemptView:
+    """Record whether the last call-back reached the caller (one transaction).
+
+    Reached: the call leaves the call-back list. Not reached: it stays, and
+    another call-back may be placed. Raises :class:`Forbidden`,
+    :class:`NotFound`, and :class:`Conflict` when no call-back is waiting for
+    an outcome (none placed, or its outcome already known).
+    """
+    require_taker(actor)
+    with svc.sessions() as session, session.begin():
+        call = get_call(session, call_id, lock=True)
+        last = session.scalar(
+            select(OutboundAttempt)
+            .where(OutboundAttempt.call_id == call.id, OutboundAttempt.kind == AttemptKind.CALL)
+            .order_by(OutboundAttempt.id.desc())
+            .with_for_update()
+        )
+        if call.called_back_at is not None:
+            raise Conflict("this caller has already been reached", "call")
+        if last is None or last.status not in _AWAITING_OUTCOME | {AttemptStatus.UNCERTAIN}:
+            raise Conflict("no call-back to this caller is waiting for its outcome", "call")
+        now = svc.now()
+        last.status = AttemptStatus.COMPLETED if reached else AttemptStatus.NOT_REACHED
+        last.updated_at = now
+        if reached:
+            mark_reached(session, call, actor.id, now)
+        view = _view(last)
     flows.publish("call_called_back", {"call_id": call_id})
     return view
 

@@ -30,6 +30,7 @@ from callflows.services.context import CallFlows, get_call
 from callflows.services.flags import check_staff_text
 from callflows.services.inbound import ENDING_STATUSES, finish
 from callflows.services.numbers import read_number, single_customer
+from callflows.services.outbound import CALL_BACK, mark_reached
 from hotline.domain.taxonomy import Channel
 from hotline.models import Case
 from hotline.services import Invalid, NotFound, Services
@@ -203,6 +204,16 @@ def _apply_status(
             now=now,
             flows=flows,
         )
+    if (
+        attempt is not None
+        and attempt.purpose == CALL_BACK
+        and attempt.call_id is not None
+        and attempt.status in (AttemptStatus.ANSWERED, AttemptStatus.COMPLETED)
+    ):
+        # The caller answered the call-back: the missed call leaves the list.
+        missed = session.get(Call, attempt.call_id, with_for_update=True)
+        if missed is not None and mark_reached(session, missed, attempt.requested_by_id, now):
+            events.append(("call_called_back", {"call_id": missed.id}))
     if outbound and call.answered_at is not None:
         # Callbacks can arrive out of order; measure once both times are known.
         call.ring_to_answer_seconds = max((call.answered_at - call.ringing_at).total_seconds(), 0.0)

@@ -26,6 +26,7 @@ from callflows.web.console import call_or_404, flows
 from callflows.web.schemas import (
     AnsweredSchema,
     AttemptResultSchema,
+    CallBackOutcomeSchema,
     CallBackSchema,
     CallViewSchema,
     ComplianceCheckSchema,
@@ -251,7 +252,7 @@ def end(call_id: int) -> Any:
 @refusal(api_bp, 400, "the body is not a JSON object")
 @refusal(api_bp, 403, "your role does not take calls")
 @refusal(api_bp, 404, "no such call")
-@refusal(api_bp, 409, "answered, already called back, or an uncertain attempt to confirm")
+@refusal(api_bp, 409, "answered, caller reached, a call-back without outcome, or an uncertain one")
 @refusal(api_bp, 422, "the number was withheld: nobody to call")
 @refusal(api_bp, 502, "the phone system did not place the call (`uncertain`: it may have)")
 def call_back(body: dict[str, Any], call_id: int) -> Any:
@@ -264,6 +265,27 @@ def call_back(body: dict[str, Any], call_id: int) -> Any:
     actor = _taker()
     attempt = calls.call_back(
         wiring(), flows(), actor, call_id, confirm_uncertain=body["confirm_uncertain"]
+    )
+    return {"attempt": attempt.__dict__}
+
+
+@api_bp.route("/calls/<id:call_id>/call-back/outcome", methods=["POST"])
+@api_bp.arguments(CallBackOutcomeSchema)
+@api_bp.response(200, AttemptResultSchema)
+@refusal(api_bp, 400, "the body is not a JSON object")
+@refusal(api_bp, 403, "your role does not take calls")
+@refusal(api_bp, 404, "no such call")
+@refusal(api_bp, 409, "no call-back is waiting for its outcome, or the caller was reached")
+@refusal(api_bp, 422, "`reached` is missing or not true/false")
+def call_back_outcome(body: dict[str, Any], call_id: int) -> Any:
+    """Record whether the last call-back reached the caller.
+
+    Reached: the missed call leaves the call-back list. Not reached: it stays,
+    and the caller may be called back again.
+    """
+    actor = _taker()
+    attempt = calls.record_call_back_outcome(
+        wiring(), flows(), actor, call_id, reached=body["reached"]
     )
     return {"attempt": attempt.__dict__}
 

@@ -164,6 +164,13 @@ class CallBackSchema(_Object):
     )
 
 
+class CallBackOutcomeSchema(_Object):
+    reached = StrictBoolean(
+        required=True,
+        metadata={"description": "whether the last call-back reached the caller"},
+    )
+
+
 class ComplianceCheckSchema(_Object):
     text = _text(20000)
 

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from callflows import services as calls
 from callflows.domain.engine import READ_BACK_FIELDS, CallSession, ReadBackRequired
@@ -277,22 +279,53 @@ def waiting_rows(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
+#: What the last call-back came to, as the console says it.
+_ATTEMPT_WORDS = {
+    "pending": _l("正在回拨"),
+    "requested": _l("已回拨,请记录是否联系上"),
+    "ringing": _l("回拨振铃中"),
+    "answered": _l("回拨已接通"),
+    "completed": _l("已联系上"),
+    "not_reached": _l("回拨未联系上,可再次回拨"),
+    "refused": _l("回拨失败"),
+    "uncertain": _l("回拨结果不明"),
+}
+
+#: A call-back placed whose outcome someone must record (or the phone system tell).
+_AWAITING_OUTCOME = frozenset({"requested", "ringing", "uncertain"})
+
+
 def missed_rows(session: Session) -> list[dict[str, Any]]:
-    """The missed and abandoned calls to call back, with their last attempt."""
+    """The missed and abandoned calls to call back, with their last attempt.
+
+    A call stays listed until its caller was reached. ``situation`` says what
+    happened so far; ``awaiting_outcome`` asks the operator whether the last
+    call-back reached the caller; ``may_call_back`` offers another one.
+    """
     missed = calls.missed_calls(session)
     last = calls.last_attempts(session, [c.id for c in missed])
-    return [
-        {
-            "id": call.id,
-            "from": display(call.from_number) if call.from_number else call.from_raw,
-            "withheld": not call.from_number,
-            "status": str(call.status),
-            "ringing_at": local_time(call.ringing_at),
-            "attempt": (
-                {"status": str(last[call.id].status), "error": last[call.id].error}
-                if call.id in last
-                else None
-            ),
-        }
-        for call in missed
-    ]
+    rows = []
+    for call in missed:
+        attempt = last.get(call.id)
+        status = str(attempt.status) if attempt is not None else None
+        situation = _("未接通") if call.status == "missed" else _("来电人已挂断")
+        if status is not None:
+            situation += " · " + str(_ATTEMPT_WORDS.get(status, status))
+        awaiting = status in _AWAITING_OUTCOME
+        rows.append(
+            {
+                "id": call.id,
+                "from": display(call.from_number) if call.from_number else call.from_raw,
+                "withheld": not call.from_number,
+                "status": str(call.status),
+                "ringing_at": local_time(call.ringing_at),
+                "situation": situation,
+                "awaiting_outcome": awaiting,
+                "may_call_back": bool(call.from_number)
+                and status not in ("pending", "requested", "ringing"),
+                "attempt": (
+                    {"status": status, "error": attempt.error} if attempt is not None else None
+                ),
+            }
+        )
+    return rows

@@ -515,10 +515,65 @@ def test_the_call_back_attempt_is_written_before_the_request(svc, org):
     assert attempt.status == AttemptStatus.REQUESTED
     assert attempt.provider_sid == f"FAKE-CALL-{attempt.id}"
     with svc.sessions() as session:
+        # Placed is not reached: the caller stays listed until someone knows.
+        assert [c.id for c in calls.missed_calls(session)] == [call_id]
+        assert session.get(Call, call_id).called_back_at is None
+
+
+def test_a_call_back_reaching_the_caller_takes_the_call_off_the_list(svc, org):
+    flows = make_flows()
+    call_id = ring(svc, flows)
+    calls.end_call(svc, flows, call_id=call_id, hung_up_by="caller")
+    calls.call_back(svc, flows, org["operator"], call_id)
+
+    view = calls.record_call_back_outcome(svc, flows, org["operator"], call_id, reached=True)
+
+    assert view.status == AttemptStatus.COMPLETED
+    with svc.sessions() as session:
         assert calls.missed_calls(session) == []
         call = session.get(Call, call_id)
         assert call.called_back_by_id == org["operator"].id
         assert session.get(Contact, call.contact_id).disposition == Disposition.CALLED_BACK
+    with pytest.raises(Conflict):
+        calls.record_call_back_outcome(svc, flows, org["operator"], call_id, reached=False)
+    with pytest.raises(Conflict):
+        calls.call_back(svc, flows, org["operator"], call_id)
+
+
+def test_a_call_back_not_reaching_the_caller_keeps_the_call_listed(svc, org):
+    telephony = FakeTelephony()
+    flows = make_flows(telephony)
+    call_id = ring(svc, flows)
+    calls.end_call(svc, flows, call_id=call_id, hung_up_by="caller")
+    calls.call_back(svc, flows, org["operator"], call_id)
+    # No second call-back before the first one's outcome is known.
+    with pytest.raises(Conflict) as refused:
+        calls.call_back(svc, flows, org["operator"], call_id)
+    assert refused.value.field == "reached"
+    assert len(telephony.calls) == 1
+
+    view = calls.record_call_back_outcome(svc, flows, org["operator"], call_id, reached=False)
+
+    assert view.status == AttemptStatus.NOT_REACHED
+    with svc.sessions() as session:
+        assert [c.id for c in calls.missed_calls(session)] == [call_id]
+        assert session.get(Call, call_id).called_back_at is None
+    # Called again, and this time reached.
+    calls.call_back(svc, flows, org["operator"], call_id)
+    assert len(telephony.calls) == 2
+    calls.record_call_back_outcome(svc, flows, org["operator"], call_id, reached=True)
+    with svc.sessions() as session:
+        assert calls.missed_calls(session) == []
+
+
+def test_no_outcome_is_recorded_without_a_call_back(svc, org):
+    flows = make_flows()
+    call_id = ring(svc, flows)
+    calls.end_call(svc, flows, call_id=call_id, hung_up_by="caller")
+    with pytest.raises(Conflict):
+        calls.record_call_back_outcome(svc, flows, org["operator"], call_id, reached=True)
+    with pytest.raises(Forbidden):
+        calls.record_call_back_outcome(svc, flows, org["dispatcher"], call_id, reached=True)
 
 
 def test_a_refused_call_back_is_recorded_and_the_caller_stays_listed(svc, org):

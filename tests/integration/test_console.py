@@ -461,7 +461,21 @@ def test_a_simulated_caller_who_hangs_up_is_listed_until_called_back(app, operat
 
     assert called.status_code == 200
     assert called.get_json()["attempt"]["status"] == "requested"
+    (row,) = operator.client.get("/api/calls/incoming").get_json()["missed"]
+    assert (row["id"], row["awaiting_outcome"], row["may_call_back"]) == (call_id, True, False)
+    assert row["situation"] == "来电人已挂断 · 已回拨,请记录是否联系上"
+
+    not_reached = operator.post(f"/api/calls/{call_id}/call-back/outcome", {"reached": False})
+    assert not_reached.status_code == 200, not_reached.get_json()
+    (row,) = operator.client.get("/api/calls/incoming").get_json()["missed"]
+    assert (row["awaiting_outcome"], row["may_call_back"]) == (False, True)
+
+    assert operator.post(f"/api/calls/{call_id}/call-back").status_code == 200
+    reached = operator.post(f"/api/calls/{call_id}/call-back/outcome", {"reached": True})
+    assert reached.get_json()["attempt"]["status"] == "completed"
     assert operator.client.get("/api/calls/incoming").get_json()["missed"] == []
+    again = operator.post(f"/api/calls/{call_id}/call-back/outcome", {"reached": True})
+    assert again.status_code == 409
     assert "138 0534 1234" in text_of(operator.client.get("/simulator"))
 
 

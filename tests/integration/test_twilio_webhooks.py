@@ -502,6 +502,39 @@ def test_a_call_back_writes_its_attempt_first_and_p1_is_measured_from_twilios_ti
     assert outbound.status == CallStatus.COMPLETED
     (attempt,) = _rows(twilio_app, OutboundAttempt)
     assert attempt.status == AttemptStatus.COMPLETED
+    # The caller answered the call-back: the missed call has left the list.
+    (missed,) = _rows(twilio_app, Call, Call.id == call_id)
+    assert missed.called_back_at is not None
+    assert client.get("/api/calls/incoming").get_json()["missed"] == []
+
+
+def test_a_call_back_nobody_answers_keeps_the_caller_listed(twilio_app, client, org, http, clock):
+    call_id = _missed_call(client, twilio_app)
+    logged_in(client, "operator")
+    token = csrf_from(client.get("/console").get_data(as_text=True))
+    out_sid = "CA" + "e" * 32
+    http.answers.append((201, {"sid": out_sid, "status": "queued"}))
+    response = client.post(
+        f"/api/calls/{call_id}/call-back", json={}, headers={"X-CSRFToken": token}
+    )
+    assert response.status_code == 200, response.get_json()
+    for sequence, status in (("0", "initiated"), ("1", "ringing"), ("2", "no-answer")):
+        signed_post(
+            client,
+            "/twilio/voice/status",
+            {
+                "CallSid": out_sid,
+                "CallStatus": status,
+                "SequenceNumber": sequence,
+                "Direction": "outbound-api",
+                "From": "+8653421221100",
+                "To": CALLER,
+            },
+        )
+    (attempt,) = _rows(twilio_app, OutboundAttempt)
+    assert attempt.status == AttemptStatus.NOT_REACHED
+    (row,) = client.get("/api/calls/incoming").get_json()["missed"]
+    assert (row["id"], row["may_call_back"], row["awaiting_outcome"]) == (call_id, True, False)
 
 
 def test_twilio_refusing_a_call_back_is_recorded_and_the_caller_stays_listed(

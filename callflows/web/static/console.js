@@ -34,6 +34,14 @@
 
   var send = window.callflowsRequest.makeSender(root.dataset.csrf, showError);
 
+  // What happened, said once: a call-back placed, its outcome recorded.
+  function showDone(text) {
+    $("console-error").hidden = true;
+    var box = $("console-done");
+    box.textContent = text;
+    box.hidden = false;
+  }
+
   function answer(id) {
     send("POST", url(root.dataset.answerUrl, id), {}).then(function (data) {
       if (data && data.url) { window.location.href = data.url; } else { refresh(); }
@@ -46,7 +54,17 @@
       if (!window.confirm(T.confirm_uncertain)) { return; }
       body.confirm_uncertain = true;
     }
-    send("POST", url(root.dataset.callBackUrl, id), body).then(function () { refresh(); });
+    send("POST", url(root.dataset.callBackUrl, id), body).then(function (data) {
+      if (data) { showDone(T.placed); }
+      refresh();
+    });
+  }
+
+  function recordOutcome(id, reached) {
+    send("POST", url(root.dataset.callBackOutcomeUrl, id), { reached: reached }).then(function (data) {
+      if (data) { showDone(reached ? T.recorded_reached : T.recorded_not_reached); }
+      refresh();
+    });
   }
 
   function fill(tbody, rows, empty, cells) {
@@ -84,19 +102,25 @@
       return [row.from || T.withheld, row.customer || T.unknown_caller, row.ringing_at, button];
     });
     fill($("missed-calls").querySelector("tbody"), data.missed, T.no_missed, function (row) {
-      var what = row.status === "missed" ? T.missed : T.abandoned;
-      if (row.attempt) {
-        what += " · " + (row.attempt.status === "uncertain" ? T.attempt_uncertain
-          : row.attempt.status === "refused" ? T.attempt_refused : row.attempt.status);
+      var buttons = make("span");
+      if (row.awaiting_outcome) {
+        var reached = make("button", { type: "button", className: "call-back-reached", text: T.reached });
+        reached.addEventListener("click", function () { recordOutcome(row.id, true); });
+        var missedAgain = make("button", { type: "button", className: "call-back-not-reached", text: T.not_reached });
+        missedAgain.addEventListener("click", function () { recordOutcome(row.id, false); });
+        buttons.appendChild(reached);
+        buttons.appendChild(document.createTextNode(" "));
+        buttons.appendChild(missedAgain);
       }
-      var button = null;
-      if (!row.withheld) {
-        button = make("button", { type: "button", className: "call-back", text: T.call_back });
-        button.addEventListener("click", function () {
+      if (row.may_call_back) {
+        var again = make("button", { type: "button", className: "call-back", text: T.call_back });
+        again.addEventListener("click", function () {
           callBack(row.id, row.attempt && row.attempt.status === "uncertain");
         });
+        buttons.appendChild(document.createTextNode(" "));
+        buttons.appendChild(again);
       }
-      return [row.from || T.withheld, row.ringing_at, what, button];
+      return [row.from || T.withheld, row.ringing_at, row.situation, buttons];
     });
     var banner = $("incoming-banner");
     var waitingIds = data.waiting.map(function (row) { return String(row.id); });
@@ -118,6 +142,12 @@
   });
   Array.prototype.forEach.call(document.querySelectorAll(".answer-call"), function (button) {
     button.addEventListener("click", function () { answer(button.dataset.callId); });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll(".call-back-reached"), function (button) {
+    button.addEventListener("click", function () { recordOutcome(button.dataset.callId, true); });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll(".call-back-not-reached"), function (button) {
+    button.addEventListener("click", function () { recordOutcome(button.dataset.callId, false); });
   });
   Array.prototype.forEach.call(document.querySelectorAll(".call-back"), function (button) {
     button.addEventListener("click", function () {
