@@ -10,14 +10,16 @@ the console, the simulator and the Twilio webhooks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
 from callflows.domain.scripts import load_all
-from callflows.services import CallFlows, Emitter, flags
+from callflows.services import CallFlows, Emitter, flags, incident_sms
 from callflows.telephony import Telephony, TwilioConfig, make_telephony
+from hotline.services import Actor, Services
 from hotline.settings import SettingsError, resolve_path
 
 __all__ = ["flows_of", "init_app", "load_scripts"]
@@ -70,6 +72,7 @@ def init_app(
     :class:`SettingsError` naming the key for an unusable setting.
     """
     from callflows.web import console, console_api, ring, simulator, twilio_voice
+    from hotline.web.api_incidents import SMS_SENDER
     from hotline.web.auth import csrf
     from hotline.web.realtime import emit_to
 
@@ -96,6 +99,8 @@ def init_app(
     )
     app.extensions["callflows"] = flows
     flags.install(app.extensions["hotline"])  # G2: services flag the staff text they store
+    # Incident updates posted on hotline's pages and API are texted to the callers from here.
+    app.extensions[SMS_SENDER] = functools.partial(_text_incident_update, flows=flows)
     app.register_blueprint(console.bp)  # the console's pages and the call log
     app.register_blueprint(console_api.api_bp)
     # JSON endpoints check the X-CSRFToken header themselves (hotline.web.auth.api_actor);
@@ -106,6 +111,12 @@ def init_app(
     app.register_blueprint(twilio_voice.bp)
     csrf.exempt(twilio_voice.bp)
     return flows
+
+
+def _text_incident_update(
+    svc: Services, actor: Actor, update_id: int, *, flows: CallFlows
+) -> incident_sms.SmsReport:
+    return incident_sms.send_update_sms(svc, flows, actor, update_id)
 
 
 def flows_of(app: Flask) -> CallFlows:

@@ -229,3 +229,21 @@ class OutboundAttempt(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     requested_by: Mapped[Staff | None] = relationship()
+
+
+class IncidentUpdateSms(Base):
+    """An incident update texted to the caller of one case merged into the incident.
+
+    One row per update and case, written with its :class:`OutboundAttempt`
+    before the provider is asked: the unique constraint means the same update
+    is never texted twice to the same case, whoever retries.
+    """
+
+    __tablename__ = "incident_update_sms"
+    __table_args__ = (UniqueConstraint("update_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    update_id: Mapped[int] = mapped_column(ForeignKey("incident_updates.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("outbound_attempts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -149,6 +149,9 @@ def create_app(
     from hotline.web import api, pages
 
     api.init_app(app)
+    from hotline.web import api_base, api_customers  # the billing system's customers
+
+    api_base.register(api_customers.bp)
     pages.init_app(app)
     import dispatch  # deadline API and scheduler settings (docs/scheduler.md)
 

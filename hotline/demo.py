@@ -155,11 +155,14 @@ def _demo_cases(svc: Services, staff: dict[str, Actor], dept: dict[str, int]) ->
         problem="家中自来水停水,邻居家也没水",
         need="查明原因,尽快恢复供水",
         address="禹城市开发区迎宾路 9 号",
+        area="开发区",
         contact_name="吴先生",
         contact_phone="15065341111",
         triage=TriageOutcome.UNDETERMINED,
     )
     _act(_at(svc, 4.8), dispatcher, number, Action.ASSIGN, department_id=dept["REPAIR"])
+    _act(_at(svc, 4.7), crew, number, Action.ACCEPT)
+    _act(_at(svc, 4.6), crew, number, Action.ASSIGN_WORKER, staff_id=crew.id)
     _act(_at(svc, 4.5), crew, number, Action.ACKNOWLEDGE)
     _act(_at(svc, 4.0), crew, number, Action.START_WORK)
     # A complaint about a meter reading: with the meter department, acknowledged.
@@ -177,6 +180,8 @@ def _demo_cases(svc: Services, staff: dict[str, Actor], dept: dict[str, int]) ->
         triage=TriageOutcome.NOT_A_REPAIR,
     )
     _act(_at(svc, 25), dispatcher, number, Action.ASSIGN, department_id=dept["METER"])
+    _act(_at(svc, 24), meter, number, Action.ACCEPT)
+    _act(_at(svc, 23.5), meter, number, Action.ASSIGN_WORKER, staff_id=meter.id)
     _act(_at(svc, 23), meter, number, Action.ACKNOWLEDGE)
     # A meter fault: done by the meter crew, awaiting the follow-up call.
     number = intake(
@@ -193,6 +198,8 @@ def _demo_cases(svc: Services, staff: dict[str, Actor], dept: dict[str, int]) ->
         triage=TriageOutcome.UTILITY,
     )
     _act(_at(svc, 49), dispatcher, number, Action.ASSIGN, department_id=dept["METER"])
+    _act(_at(svc, 48), meter, number, Action.ACCEPT)
+    _act(_at(svc, 47.5), meter, number, Action.ASSIGN_WORKER, staff_id=meter.id)
     _act(_at(svc, 47), meter, number, Action.ACKNOWLEDGE)
     _act(_at(svc, 30), meter, number, Action.ARRIVE)
     _act(

@@ -131,6 +131,12 @@ class Customer(Base):
     address: Mapped[str] = mapped_column(String(300))
     arrears_cents: Mapped[int] = mapped_column(Integer, default=0)
     arrears_since: Mapped[date | None] = mapped_column(Date)
+    #: From the billing system's import (``hotline/services/customers.py``, docs/customers.md):
+    #: the meter, the service area's code (``config/areas.toml``) and when the
+    #: import last changed the row (None: never imported, e.g. demo data).
+    meter_number: Mapped[str] = mapped_column(String(32), default="")
+    area: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     phones: Mapped[list[CustomerPhone]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", lazy="selectin"
@@ -190,6 +196,9 @@ class Case(Base):
     problem: Mapped[str] = mapped_column(Text)
     need: Mapped[str] = mapped_column(Text)
     address: Mapped[str] = mapped_column(String(300))
+    #: The service area (片区) the address lies in, if the intake named it; with
+    #: the category it proposes the department (``config/routing.toml``).
+    area: Mapped[str] = mapped_column(String(100), default="")
     contact_name: Mapped[str] = mapped_column(String(100), default="")
     contact_phone: Mapped[str] = mapped_column(String(20))
     triage: Mapped[TriageOutcome] = mapped_column(_enum(TriageOutcome))
@@ -311,6 +320,32 @@ class Appointment(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PromiseUpdate(Base):
+    """A promise gone stale (G7): tell the caller the new time (告知来电人).
+
+    Put in the first responder's list when an extension is approved or a visit
+    moves, with the time the caller heard and the new one; done when they
+    record what they told the caller. Rules: ``hotline.domain.promises``.
+    """
+
+    __tablename__ = "promise_updates"
+    __table_args__ = (Index("ix_promise_updates_owner_open", "owner_id", "done_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    cause: Mapped[str] = mapped_column(String(32))
+    old_promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    new_promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    visit_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    case: Mapped[Case] = relationship(lazy="joined")
 
 
 #: Triggers that make the event log append-only in the database itself.
@@ -502,3 +537,63 @@ class IdempotentRequest(Base):
     location: Mapped[str] = mapped_column(String(500), default="")
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class IncidentUpdate(Base):
+    """What an incident (a parent case, a main break) tells its callers: the cause,
+    when water should be back, and free text (事件进展). Kept for good, newest last;
+    the same update is recorded in the history of the incident and of every case
+    merged into it (``hotline.services.incidents``)."""
+
+    __tablename__ = "incident_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    cause: Mapped[str] = mapped_column(Text, default="")
+    estimated_restore_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: How many callers' cases the update reached when it was posted.
+    children: Mapped[int] = mapped_column(Integer, default=0)
+
+    by: Mapped[Staff] = relationship(lazy="joined")
+
+
+class CasePhoto(Base):
+    """A photo a crew took on site for a case it reported from the field (F8).
+
+    The image is a file under the instance folder (``uploads/``); the row
+    keeps its name, type, size and SHA-256, who took it and when.
+    """
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    taken_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SiteCheck(Base):
+    """F10: the on-site check of a repaired meter well (现场核实), due within 2 days.
+
+    Opened in the transaction that completes the repair (one per repair: a
+    case reopened and repaired again is checked again); the meter readers'
+    department records it done with what they found.
+    """
+
+    __tablename__ = "site_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    finding: Mapped[str] = mapped_column(Text, default="")

@@ -40,8 +40,10 @@ STAFF = [
     ("dispatcher", Role.DISPATCHER, "DISPATCH"),
     ("crew", Role.CREW, "REPAIR"),
     ("crew_meter", Role.CREW, "METER"),
+    ("crew_center", Role.CREW, "DISPATCH"),  # the dispatch center's own crew (直派)
     ("supervisor", Role.SUPERVISOR, "HOTLINE"),
     ("admin", Role.ADMIN, None),
+    ("billing", Role.BILLING, None),  # the billing system's API account
 ]
 
 
@@ -137,11 +139,16 @@ def bring_case_to(svc: Services, org: Org, state: State, **intake_overrides: Any
             ("dispatcher", Action.ASSIGN, "", {"department_id": repair}),
             ("crew", Action.RETURN_WORK, "不属于本科室", {}),
         ],
-        State.ACKNOWLEDGED: [
+        State.ACCEPTED: [
             ("dispatcher", Action.ASSIGN, "", {"department_id": repair}),
-            ("crew", Action.ACKNOWLEDGE, "", {}),
+            ("crew", Action.ACCEPT, "", {}),
         ],
     }
+    paths[State.WORKER_ASSIGNED] = [
+        *paths[State.ACCEPTED],
+        ("crew", Action.ASSIGN_WORKER, "", {"staff_id": org["crew"].id}),
+    ]
+    paths[State.ACKNOWLEDGED] = [*paths[State.WORKER_ASSIGNED], ("crew", Action.ACKNOWLEDGE, "", {})]
     ack = paths[State.ACKNOWLEDGED]
     paths[State.IN_PROGRESS] = [*ack, ("crew", Action.START_WORK, "", {})]
     paths[State.ON_SITE] = [*paths[State.IN_PROGRESS], ("crew", Action.ARRIVE, "", {})]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import or_, select
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dispatch.services.outages import active_at
 from hotline.domain.lifecycle import OPEN_STATES, State
 from hotline.models import Case, Contact, Customer, CustomerPhone
+from hotline.services.incidents import IncidentFacts, open_incidents
 
 __all__ = [
     "JOINABLE_STATES",
@@ -88,6 +89,8 @@ class CaseFacts:
     promised_at: datetime | None
     due_at: datetime | None
     created_at: datetime
+    #: An incident (a main break): a caller joins it with a case of their own.
+    incident: IncidentFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class CallerFacts:
     customers: tuple[CustomerFacts, ...]
     open_cases: tuple[CaseFacts, ...]
     recent_contacts: tuple[ContactFacts, ...]
+    #: Open incidents the caller's cases joined, or under way at their address,
+    #: each with its latest update (cause, estimated restore time) to read out.
+    incidents: tuple[IncidentFacts, ...] = ()
 
     @property
     def known(self) -> bool:
@@ -206,6 +212,7 @@ def caller_facts(
         number=number,
         customers=tuple(_customer_facts(session, c, now) for c in customers),
         open_cases=tuple(_case_facts(c) for c in open_cases),
+        incidents=_incidents_for(session, open_cases, customers),
         recent_contacts=tuple(
             ContactFacts(
                 started_at=c.started_at,
@@ -297,5 +304,29 @@ def similar_open_cases(
         for case in candidates
         if (case.customer_id is not None and case.customer_id in ids)
         or _same_place(key, address_key(case.address))
-    ]
-    return [_case_facts(case) for case in found[:limit]]
+    ][:limit]
+    incidents = {
+        i.id: i
+        for i in open_incidents(session, ids=[c.id for c in found])
+        if i.children or i.latest is not None
+    }
+    return [replace(_case_facts(case), incident=incidents.get(case.id)) for case in found]
+
+
+def _incidents_for(
+    session: Session, open_cases: Sequence[Case], customers: Sequence[Customer]
+) -> tuple[IncidentFacts, ...]:
+    """The incidents the caller's open cases joined, and those with an update at their address."""
+    joined = {c.parent_case_id for c in open_cases if c.parent_case_id is not None}
+    places = [key for c in customers if (key := address_key(c.address))]
+    if not joined and not places:
+        return ()
+    return tuple(
+        incident
+        for incident in open_incidents(session, ids=joined)
+        if incident.id in joined
+        or (
+            incident.latest is not None
+            and any(_same_place(place, address_key(incident.address)) for place in places)
+        )
+    )

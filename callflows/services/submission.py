@@ -45,7 +45,12 @@ __all__ = ["CASE_OUTCOMES", "SubmitForm", "SubmitResult", "promised_text", "subm
 
 #: Outcomes that open a case, and so pass P4's read-back gate first.
 CASE_OUTCOMES = frozenset(
-    {IntakeOutcome.DISPATCH, IntakeOutcome.ANSWER_ON_CALL, IntakeOutcome.TRANSFER}
+    {
+        IntakeOutcome.DISPATCH,
+        IntakeOutcome.ANSWER_ON_CALL,
+        IntakeOutcome.TRANSFER,
+        IntakeOutcome.JOIN_INCIDENT,
+    }
 )
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from callflows.models import Call
+    from hotline.services.incidents import IncidentFacts
 
 __all__ = ["call_view", "missed_rows", "waiting_rows"]
 
@@ -140,6 +141,28 @@ def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
     }
 
 
+def _incident_view(incident: IncidentFacts) -> dict[str, Any]:
+    """An incident and its latest update, as the caller column and similar cases show it."""
+    latest = incident.latest
+    return {
+        "number": incident.number,
+        "address": incident.address,
+        "problem": incident.problem,
+        "callers": incident.children,
+        "url": url_for("pages.case_page", number=incident.number),
+        "latest": (
+            {
+                "cause": latest.cause,
+                "estimated_restore_at": local_time(latest.estimated_restore_at),
+                "text": latest.text,
+                "at": local_time(latest.at),
+            }
+            if latest is not None
+            else None
+        ),
+    }
+
+
 def _case_view(case: Any, now: datetime) -> dict[str, Any]:
     return {
         "number": case.number,
@@ -241,6 +264,8 @@ def call_view(session: Session, call: Call, actor: Actor) -> dict[str, Any]:
                 }
                 for c in facts.recent_contacts
             ],
+            # The incident's latest update, to read out to a caller from it or its area.
+            "incidents": [_incident_view(i) for i in facts.incidents],
         },
         "script": script_view,
         "similar_cases": [
@@ -251,6 +276,7 @@ def call_view(session: Session, call: Call, actor: Actor) -> dict[str, Any]:
                 "address": c.address,
                 "problem": c.problem,
                 "promised_at": local_time(c.promised_at),
+                "incident": _incident_view(c.incident) if c.incident else None,
             }
             for c in similar
         ],

@@ -23,7 +23,12 @@ def audience(payload: Mapping[str, Any]) -> list[str]:
         rooms.append(f"dept:{payload['handler_department_id']}")
     if payload.get("first_responder_id") is not None:
         rooms.append(f"staff:{payload['first_responder_id']}")
-    return rooms
+    # A supervision order (督办) is also heard by its addressee: a department or a person.
+    if payload.get("to_department_id") is not None:
+        rooms.append(f"dept:{payload['to_department_id']}")
+    if payload.get("to_staff_id") is not None:
+        rooms.append(f"staff:{payload['to_staff_id']}")
+    return list(dict.fromkeys(rooms))
 
 
 def publish(payload: Mapping[str, Any], event: str = "case") -> None:

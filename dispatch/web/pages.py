@@ -1,7 +1,8 @@
 """The dispatch center's pages, registered together.
 
 The dispatch board (``dispatch.web.board``), the duty roster
-(``dispatch.web.duty``) and the outage notices (``dispatch.web.outages``).
+(``dispatch.web.duty``), the outage notices (``dispatch.web.outages``) and
+the crew page (``dispatch.web.crew``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Bind the dispatch center's pages to ``app``."""
-    from dispatch.web import board, duty, outages
+    from dispatch.web import board, crew, duty, figures, outages
 
     app.register_blueprint(board.bp)
     app.register_blueprint(duty.bp)
     app.register_blueprint(outages.bp)
+    crew.init_app(app)
+    from dispatch.web import supervision  # 督办: its API, its list page, the case page's section
+
+    supervision.init_app(app)
+    app.register_blueprint(figures.bp)  # 统计报表 (supervisor figures)

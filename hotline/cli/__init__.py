@@ -118,4 +118,4 @@ def db_upgrade(revision: str) -> None:
 
 
 # The commands register themselves on ``main`` when imported.
-from hotline.cli import accounts, audit, running  # noqa: E402,F401
+from hotline.cli import accounts, audit, customers, running  # noqa: E402,F401

@@ -15,8 +15,8 @@ from hotline import cli as root
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["operator", "dispatcher", "crew", "supervisor", "admin"]),
-    help="What the person does.",
+    type=click.Choice(["operator", "dispatcher", "crew", "supervisor", "admin", "billing"]),
+    help="What the person does (billing: the billing system's API account).",
 )
 @click.option("--name", "display_name", default="", help="Display name (defaults to the username).")
 @click.option("--department", default="", help="Department code, e.g. DISPATCH or REPAIR.")

@@ -168,7 +168,9 @@ ROW_FIELDS: dict[str, tuple[str, ...]] = {
         "version",
     ),
 }
-ROW_DIGEST_VERSION = "v1"
+#: v2 adds the case's service area (片区), which routes it.
+ROW_FIELDS["v2"] = (*ROW_FIELDS["v1"], "area")
+ROW_DIGEST_VERSION = "v2"
 
 #: Columns left out, and why: the number is drawn after the row's last write
 #: at intake (it is covered by the gapless numbering and the anchors);

@@ -23,6 +23,7 @@ class IntakeOutcome(StrEnum):
     ANSWER_ON_CALL = "answer_on_call"  # 立案,当场解答
     TRANSFER = "transfer"  # 立案,转办/引导至相关科室
     JOIN = "join"  # 并入已有工单(来电人询问已有工单)
+    JOIN_INCIDENT = "join_incident"  # 立案并入事件(主工单),来电人有自己的工单与回访
     NO_CASE = "no_case"  # 不立案(打错、无声、挂断)
 
 
@@ -31,6 +32,7 @@ CASE_OUTCOMES = {
     IntakeOutcome.DISPATCH: Action.DISPATCH,
     IntakeOutcome.ANSWER_ON_CALL: Action.ANSWER_ON_CALL,
     IntakeOutcome.TRANSFER: Action.TRANSFER,
+    IntakeOutcome.JOIN_INCIDENT: Action.JOIN_INCIDENT,
 }
 
 #: A caller joins only a case that is still being worked: what they say about a
@@ -56,6 +58,8 @@ class IntakeCommand:
     problem: str = ""
     need: str = ""
     address: str = ""
+    #: The service area (片区) of the address, when known: routes the case.
+    area: str = ""
     contact_name: str = ""
     contact_phone: str = ""
     triage: TriageOutcome | None = None
@@ -106,7 +110,11 @@ def check_intake(cmd: IntakeCommand) -> None:
             "read_back_confirmed",
             "P4",
         )
-    if cmd.triage in TRIAGE_MUST_DISPATCH and cmd.outcome != IntakeOutcome.DISPATCH:
+    # A caller joining an incident goes where dispatch already runs the work.
+    if cmd.triage in TRIAGE_MUST_DISPATCH and cmd.outcome not in (
+        IntakeOutcome.DISPATCH,
+        IntakeOutcome.JOIN_INCIDENT,
+    ):
         raise Invalid(
             f"a report judged '{cmd.triage}' must be handed to dispatch",
             "outcome",

@@ -10,7 +10,7 @@ guards)``; :data:`ALLOWED_ROLES` says who may take each action. Anything not in
 the table is refused with :class:`IllegalTransition`; a guard that fails raises
 :class:`GuardRefused` naming the rule and the field.
 
-(One module of about 580 lines on purpose: the table, its guards and the
+(One module of about 700 lines on purpose: the table, its guards and the
 roles are read together, and ``docs/architecture.md`` is generated from them.)
 """
 
@@ -32,8 +32,10 @@ class State(StrEnum):
     ANSWERED_ON_CALL = "answered_on_call"  # 当场解答
     TRANSFERRED = "transferred"  # 已转办/引导
     WITH_DISPATCH = "with_dispatch"  # 待调度(调度中心)
-    ASSIGNED = "assigned"  # 已派单
-    ACKNOWLEDGED = "acknowledged"  # 已签收
+    ASSIGNED = "assigned"  # 已派单到站点(待站点签收)
+    ACCEPTED = "accepted"  # 站点已签收(待派工)
+    WORKER_ASSIGNED = "worker_assigned"  # 已派工(待接单)
+    ACKNOWLEDGED = "acknowledged"  # 已接单
     RETURNED = "returned"  # 已退单
     EXTENSION_REQUESTED = "extension_requested"  # 延期申请中
     EXTENSION_APPROVED = "extension_approved"  # 已批准延期
@@ -52,8 +54,11 @@ class Action(StrEnum):
     DISPATCH = "dispatch"  # 专报调度中心
     ANSWER_ON_CALL = "answer_on_call"  # 当场解答
     TRANSFER = "transfer"  # 转办/引导至相关科室 (G5)
-    ASSIGN = "assign"  # 派单
-    ACKNOWLEDGE = "acknowledge"  # 签收
+    ASSIGN = "assign"  # 派单到站点(部门)
+    ASSIGN_DIRECT = "assign_direct"  # 直派调度中心自有班组人员
+    ACCEPT = "accept"  # 站点签收
+    ASSIGN_WORKER = "assign_worker"  # 派工(站点指派人员)
+    ACKNOWLEDGE = "acknowledge"  # 接单(人员)
     RETURN_WORK = "return_work"  # 退单 (G7)
     REQUEST_EXTENSION = "request_extension"  # 申请延期
     APPROVE_EXTENSION = "approve_extension"  # 批准延期
@@ -62,12 +67,14 @@ class Action(StrEnum):
     ARRIVE = "arrive"  # 到场
     COMPLETE = "complete"  # 办结 (F6)
     CONFIRM_DONE = "confirm_done"  # 审核办结,转回访
+    REJECT_COMPLETION = "reject_completion"  # 销单不合格,退回班组
     FOLLOW_UP_UNREACHABLE = "follow_up_unreachable"  # 回访未联系上
     CLOSE = "close"  # 回访满意,归档 (P7)
     REOPEN = "reopen"  # 回访不满意,重启
     CLOSE_UNREACHABLE = "close_unreachable"  # 多次联系不上,主管归档
     MERGE = "merge"  # 并入事件(主工单)
     INCIDENT_RESOLVED = "incident_resolved"  # 主工单办结,转回访
+    JOIN_INCIDENT = "join_incident"  # 来电人立案即并入事件(首问受理)
     REASSIGN_FIRST_RESPONDER = "reassign_first_responder"  # 变更首问负责人 (G4)
     ADD_NOTE = "add_note"  # 备注
 
@@ -75,9 +82,17 @@ class Action(StrEnum):
 OPEN_STATES: frozenset[State] = frozenset(State) - {State.CLOSED}
 #: States in which the dispatch center holds the case and must assign it.
 DISPATCH_QUEUE: frozenset[State] = frozenset({State.WITH_DISPATCH, State.RETURNED, State.REOPENED})
-#: States in which a department or crew is working the case.
+#: States in which a department or crew is working the case (the department has
+#: signed for it; a worker may still have to be named or take it).
 WORKING: frozenset[State] = frozenset(
-    {State.ACKNOWLEDGED, State.IN_PROGRESS, State.ON_SITE, State.EXTENSION_APPROVED}
+    {
+        State.ACCEPTED,
+        State.WORKER_ASSIGNED,
+        State.ACKNOWLEDGED,
+        State.IN_PROGRESS,
+        State.ON_SITE,
+        State.EXTENSION_APPROVED,
+    }
 )
 
 
@@ -131,6 +146,8 @@ class CaseFacts:
     case_id: int | None = None
     #: When the last "unreachable" follow-up attempt was recorded (P7).
     last_follow_up_attempt_at: datetime | None = None
+    #: The dispatch center's own department: the one crew it may send directly.
+    dispatch_center_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +189,7 @@ _REASON_RULES: dict[str, str] = {
     "reassign_first_responder": "G4",  # ownership moves only with a reason
     "reject_extension": "F11",  # a refused extension says why
     "close_unreachable": "P7",  # the supervisor says why it closes unreached
+    "reject_completion": "F6",  # a completion sent back says what is not done
 }
 
 
@@ -235,9 +253,51 @@ def complaint_passed_dispatch(facts: CaseFacts, request: Request, settings: Sett
 
 
 def needs_assignee(facts: CaseFacts, request: Request, settings: Settings) -> None:
-    """Dispatch assigns to a department (and optionally a person in it)."""
+    """Dispatch sends the case to a department (派单到站点); the department names
+    the worker itself (派工) once it has signed, so ``assign`` names no person."""
     if not request.data.get("department_id"):
         raise GuardRefused("G7", "assigning needs a department", "department_id")
+    if request.action == Action.ASSIGN and request.data.get("staff_id"):
+        raise GuardRefused(
+            "G7",
+            "the department assigns its own worker after signing for the case; "
+            "only the dispatch center's own crew is sent directly (assign_direct)",
+            "staff_id",
+        )
+
+
+def needs_worker(facts: CaseFacts, request: Request, settings: Settings) -> None:
+    """派工 and a direct assignment name the worker who takes the case."""
+    if not request.data.get("staff_id"):
+        raise GuardRefused("G7", "name the worker who takes the case", "staff_id")
+
+
+def own_crew_only(facts: CaseFacts, request: Request, settings: Settings) -> None:
+    """Only the dispatch center's own crew is sent a case without a department's signature."""
+    department = request.data.get("department_id")
+    if facts.dispatch_center_id is None or department != facts.dispatch_center_id:
+        raise GuardRefused(
+            "G7",
+            "a case goes straight to a worker only in the dispatch center's own crew; "
+            "send it to the department (assign), which signs for it and assigns the worker",
+            "department_id",
+        )
+
+
+def actor_in_handling_department(facts: CaseFacts, request: Request, settings: Settings) -> None:
+    """Signing for a case (签收) and assigning its worker (派工) are the department's own."""
+    if facts.handler_department_id is None or (
+        facts.handler_department_id != request.actor_department_id
+    ):
+        raise NotPermitted("this case is not sent to your department")
+
+
+def actor_is_worker(facts: CaseFacts, request: Request, settings: Settings) -> None:
+    """The worker the department named takes the work (接单), nobody in their place."""
+    if facts.handler_staff_id != request.actor_id:
+        raise NotPermitted(
+            "this work is assigned to another worker; your department can re-assign it"
+        )
 
 
 def actor_handles_case(facts: CaseFacts, request: Request, settings: Settings) -> None:
@@ -358,19 +418,46 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     (S.REGISTERED, A.DISPATCH): (S.WITH_DISPATCH, ()),
     (S.REGISTERED, A.ANSWER_ON_CALL): (S.ANSWERED_ON_CALL, (not_a_complaint, needs_answer_note)),
     (S.REGISTERED, A.TRANSFER): (S.TRANSFERRED, (not_a_complaint, needs_transfer_details)),
-    # the dispatch center assigns; re-assigning is allowed until work starts
+    # the dispatch center sends the case to a department or station (派单到站点);
+    # sending it elsewhere is allowed until the worker takes it (接单)
     (S.WITH_DISPATCH, A.ASSIGN): (S.ASSIGNED, (needs_assignee,)),
     (S.RETURNED, A.ASSIGN): (S.ASSIGNED, (needs_assignee,)),
     (S.REOPENED, A.ASSIGN): (S.ASSIGNED, (needs_assignee,)),
     (S.ASSIGNED, A.ASSIGN): (S.ASSIGNED, (needs_assignee,)),
-    # the department or crew works it
-    (S.ASSIGNED, A.ACKNOWLEDGE): (S.ACKNOWLEDGED, (actor_handles_case,)),
+    (S.ACCEPTED, A.ASSIGN): (S.ASSIGNED, (needs_assignee,)),
+    (S.WORKER_ASSIGNED, A.ASSIGN): (S.ASSIGNED, (needs_assignee,)),
+    # ... or straight to a worker of its own crew (直派): no other department signs
+    **{
+        (state, A.ASSIGN_DIRECT): (S.WORKER_ASSIGNED, (needs_assignee, own_crew_only, needs_worker))
+        for state in (
+            S.WITH_DISPATCH,
+            S.RETURNED,
+            S.REOPENED,
+            S.ASSIGNED,
+            S.ACCEPTED,
+            S.WORKER_ASSIGNED,
+        )
+    },
+    # the department signs for it (签收) and names the worker (派工), or names another
+    (S.ASSIGNED, A.ACCEPT): (S.ACCEPTED, (actor_in_handling_department,)),
+    (S.ACCEPTED, A.ASSIGN_WORKER): (
+        S.WORKER_ASSIGNED,
+        (actor_in_handling_department, needs_worker),
+    ),
+    (S.WORKER_ASSIGNED, A.ASSIGN_WORKER): (
+        S.WORKER_ASSIGNED,
+        (actor_in_handling_department, needs_worker),
+    ),
+    # the worker takes it (接单) and works it
+    (S.WORKER_ASSIGNED, A.ACKNOWLEDGE): (S.ACKNOWLEDGED, (actor_is_worker,)),
     # G7: the crew hands work back to dispatch with a reason, at any point of
     # the work: before going, on the way, on site, or while an extension waits
     **{
         (state, A.RETURN_WORK): (S.RETURNED, (actor_handles_case, needs_reason))
         for state in (
             S.ASSIGNED,
+            S.ACCEPTED,
+            S.WORKER_ASSIGNED,
             S.ACKNOWLEDGED,
             S.IN_PROGRESS,
             S.ON_SITE,
@@ -392,8 +479,11 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     (S.ON_SITE, A.REQUEST_EXTENSION): (S.EXTENSION_REQUESTED, _ASKING_EXTENSION),
     (S.EXTENSION_REQUESTED, A.APPROVE_EXTENSION): (S.EXTENSION_APPROVED, ()),
     (S.EXTENSION_REQUESTED, A.REJECT_EXTENSION): (S.IN_PROGRESS, (needs_reason,)),
-    # dispatch checks the result, then the case waits for its follow-up call
+    # dispatch checks the result, then the case waits for its follow-up call;
+    # a result that does not pass (销单不合格) goes back to the crew, whose clock
+    # runs on from where the completion stopped it
     (S.DONE, A.CONFIRM_DONE): (S.AWAITING_FOLLOW_UP, ()),
+    (S.DONE, A.REJECT_COMPLETION): (S.IN_PROGRESS, (needs_reason,)),
     # follow-up (P7): nothing closes without an outcome
     (S.ANSWERED_ON_CALL, A.CLOSE): (S.CLOSED, (satisfied_follow_up, complaint_passed_dispatch)),
     (S.TRANSFERRED, A.CLOSE): (S.CLOSED, (satisfied_follow_up, complaint_passed_dispatch)),
@@ -415,12 +505,16 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
             S.REGISTERED,
             S.WITH_DISPATCH,
             S.ASSIGNED,
+            S.ACCEPTED,
+            S.WORKER_ASSIGNED,
             S.ACKNOWLEDGED,
             S.RETURNED,
             S.REOPENED,
         )
     },
     (S.MERGED, A.INCIDENT_RESOLVED): (S.AWAITING_FOLLOW_UP, ()),
+    # a caller about a main break: their own case, joined to the incident at intake
+    (S.REGISTERED, A.JOIN_INCIDENT): (S.MERGED, (not_a_complaint, needs_parent)),
     # in every open state: notes, and a supervisor's change of owner (G4)
     **{(state, A.ADD_NOTE): (state, (needs_note,)) for state in OPEN_STATES},
     **{
@@ -443,6 +537,11 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     A.ANSWER_ON_CALL: _STAFF_AT_INTAKE,
     A.TRANSFER: _STAFF_AT_INTAKE,
     A.ASSIGN: _DISPATCH,
+    A.ASSIGN_DIRECT: _DISPATCH,
+    # The department's staff who act on cases (crew) sign and name the worker;
+    # who did is on record in the history.
+    A.ACCEPT: frozenset({Role.CREW}),
+    A.ASSIGN_WORKER: frozenset({Role.CREW}),
     A.ACKNOWLEDGE: frozenset({Role.CREW}),
     A.RETURN_WORK: frozenset({Role.CREW}),
     A.REQUEST_EXTENSION: frozenset({Role.CREW}),
@@ -452,10 +551,13 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     A.APPROVE_EXTENSION: _DISPATCH,
     A.REJECT_EXTENSION: _DISPATCH,
     A.CONFIRM_DONE: _DISPATCH,
+    A.REJECT_COMPLETION: _DISPATCH,
     A.MERGE: _DISPATCH,
     # A consequence of the incident settling, by whoever settled it: dispatch
     # confirming it done, or the follow-up call that closed it.
     A.INCIDENT_RESOLVED: _DISPATCH | _FOLLOW_UP,
+    # Whoever takes the call (G4) joins the caller's own case to an open incident.
+    A.JOIN_INCIDENT: _STAFF_AT_INTAKE,
     A.FOLLOW_UP_UNREACHABLE: _FOLLOW_UP,
     A.CLOSE: _FOLLOW_UP,
     A.REOPEN: _FOLLOW_UP,
@@ -483,7 +585,17 @@ def _changes(facts: CaseFacts, request: Request, target: State) -> dict[str, Any
         changes["passed_dispatch"] = True
     if action == A.ASSIGN:
         changes["handler_department_id"] = data["department_id"]
+        changes["handler_staff_id"] = None
+    elif action == A.ASSIGN_DIRECT:
+        changes["handler_department_id"] = data["department_id"]
         changes["handler_staff_id"] = data.get("staff_id")
+    elif action == A.ASSIGN_WORKER:
+        changes["handler_staff_id"] = data.get("staff_id")
+    elif action == A.REJECT_COMPLETION:
+        # the result did not pass: the next completion records its own
+        changes["result_note"] = ""
+        changes["customer_rating"] = None
+        changes["no_rating_reason"] = ""
     elif action == A.RETURN_WORK:
         changes["handler_staff_id"] = None
     elif action == A.REQUEST_EXTENSION:
@@ -500,7 +612,7 @@ def _changes(facts: CaseFacts, request: Request, target: State) -> dict[str, Any
         changes["told_caller"] = _text(request, "told_caller")
     elif action == A.ANSWER_ON_CALL:
         changes["answer"] = _text(request, "answer")
-    elif action == A.MERGE:
+    elif action in (A.MERGE, A.JOIN_INCIDENT):
         changes["parent_case_id"] = data["parent_case_id"]
     elif action == A.REASSIGN_FIRST_RESPONDER:
         changes["first_responder_id"] = data["staff_id"]
@@ -543,7 +655,7 @@ def stage_for(state: State, *, arrived: bool = False) -> tuple[Stage, ...]:
         return (Stage.DISPATCH,)
     if state == State.ASSIGNED:
         return (Stage.ACKNOWLEDGE,)
-    if state in (State.ACKNOWLEDGED, State.IN_PROGRESS):
+    if state in (State.ACCEPTED, State.WORKER_ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS):
         return (Stage.RESOLVE,) if arrived else (Stage.ON_SITE, Stage.RESOLVE)
     if state == State.ON_SITE:
         return (Stage.SHUT_OFF, Stage.RESOLVE)

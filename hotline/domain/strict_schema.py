@@ -9,8 +9,10 @@ and message of its first fault, for a one-line message.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from enum import Enum
+from pathlib import Path
 from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load
@@ -172,6 +174,17 @@ def first_error(messages: Any) -> tuple[tuple[str | int, ...], str]:
     return tuple(path), str(node)
 
 
+def read_toml(path: Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """The TOML file at ``path`` as a dict; ``error`` naming the file when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise error(f"{what} file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: {exc}") from None
+
+
 __all__ = [
     "TABLE_ITSELF",
     "Flag",
@@ -182,4 +195,5 @@ __all__ = [
     "Table",
     "Whole",
     "first_error",
+    "read_toml",
 ]

@@ -18,6 +18,7 @@ class Role(StrEnum):
     CREW = "crew"  # 班组/科室人员: department staff and field crews
     SUPERVISOR = "supervisor"  # 监督/班长
     ADMIN = "admin"  # 系统管理员
+    BILLING = "billing"  # 营业收费系统接口: the billing system's API account (customers only)
 
 
 class Channel(StrEnum):

@@ -25,7 +25,7 @@ from hotline.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Category, FollowUpOutcome, Role
 from hotline.models import Case, CaseEvent, Department, FollowUp, Staff
-from hotline.services import deadlines
+from hotline.services import deadlines, promises, site_checks
 from hotline.services.access import Actor, can_view, find_department, lock_case
 from hotline.services.audit import append_event
 from hotline.services.context import Services, check_text, publish_change
@@ -33,6 +33,8 @@ from hotline.services.context import Services, check_text, publish_change
 #: An incident (parent case) takes callers while dispatch holds it or crews work it.
 _INCIDENT_STATES = lifecycle.DISPATCH_QUEUE | {
     State.ASSIGNED,
+    State.ACCEPTED,
+    State.WORKER_ASSIGNED,
     State.ACKNOWLEDGED,
     State.IN_PROGRESS,
     State.ON_SITE,
@@ -47,6 +49,20 @@ def _staff(session: Session, staff_id: Any, name: str) -> Staff:
     staff = session.get(Staff, staff_id) if isinstance(staff_id, int) else None
     if staff is None or not staff.active:
         raise NotFound(f"no active staff member with id {staff_id!r}", name)
+    return staff
+
+
+def _worker(session: Session, staff_id: Any, department: Department) -> Staff:
+    """The active crew member ``staff_id`` of ``department``, who can take a case (派工)."""
+    staff = _staff(session, staff_id, "staff_id")
+    if staff.department_id != department.id:
+        raise Invalid(f"{staff.display_name} is not in {department.name_zh}", "staff_id", "G7")
+    if Role(staff.role) != Role.CREW:
+        raise Invalid(
+            f"{staff.display_name} ({staff.role}) does not take field work; name a crew member",
+            "staff_id",
+            "G7",
+        )
     return staff
 
 
@@ -72,12 +88,14 @@ def facts_of(case: Case) -> lifecycle.CaseFacts:
 
 def _resolve_references(session: Session, case: Case, action: Action, data: dict[str, Any]) -> None:
     """Check and turn what the request names (departments, people, cases) into ids."""
-    if action == Action.ASSIGN and data.get("department_id") is not None:
+    if action in (Action.ASSIGN, Action.ASSIGN_DIRECT) and data.get("department_id") is not None:
         department = find_department(session, data["department_id"], "department_id")
-        if data.get("staff_id") is not None:
-            staff = _staff(session, data["staff_id"], "staff_id")
-            if staff.department_id != department.id:
-                raise Invalid(f"{staff.display_name} is not in {department.name_zh}", "staff_id")
+        if action == Action.ASSIGN_DIRECT and data.get("staff_id") is not None:
+            _worker(session, data["staff_id"], department)
+    elif action == Action.ASSIGN_WORKER and data.get("staff_id") is not None:
+        department = case.handler_department
+        if department is not None:
+            _worker(session, data["staff_id"], department)
     elif action == Action.TRANSFER and data.get("target_department_id") is not None:
         find_department(session, data["target_department_id"], "target_department_id")
     elif action == Action.REASSIGN_FIRST_RESPONDER and data.get("staff_id") is not None:
@@ -89,8 +107,13 @@ def _resolve_references(session: Session, case: Case, action: Action, data: dict
                 "G4",
             )
         data["previous_first_responder_id"] = case.first_responder_id
-    elif action == Action.MERGE and data.get("parent_case_number"):
-        parent = session.scalar(select(Case).where(Case.number == data["parent_case_number"]))
+    elif action in (Action.MERGE, Action.JOIN_INCIDENT) and data.get("parent_case_number"):
+        query = select(Case).where(Case.number == data["parent_case_number"])
+        if action == Action.JOIN_INCIDENT:
+            # The caller's case is new, so nobody else holds it: lock the incident
+            # too, so it cannot settle while this caller joins and leave them behind.
+            query = query.with_for_update()
+        parent = session.scalar(query)
         if parent is None:
             raise NotFound(f"no case '{data['parent_case_number']}'", "parent_case_number")
         if State(parent.state) not in _INCIDENT_STATES:
@@ -123,6 +146,7 @@ def transition(
     version moves by exactly one per action.
     """
     with session.no_autoflush:
+        before = promises.Before.of(case)  # what the caller heard, before this move (G7)
         data = {k: v for k, v in data.items() if v not in (None, "")}
         _resolve_references(session, case, action, data)
         request = lifecycle.Request(
@@ -138,6 +162,9 @@ def transition(
             facts = facts_of(case)
             if action == Action.FOLLOW_UP_UNREACHABLE:
                 facts = replace(facts, last_follow_up_attempt_at=_last_unreachable(session, case))
+            elif action == Action.ASSIGN_DIRECT:
+                center = _dispatch_center(session)
+                facts = replace(facts, dispatch_center_id=center.id if center else None)
             outcome = lifecycle.apply(facts, request, svc.rules)
         except lifecycle.NotPermitted as exc:
             raise Forbidden(str(exc)) from None
@@ -173,6 +200,13 @@ def transition(
         event_data = {k: v for k, v in data.items() if k != "parent_case_number"}
         if case.due_at is not None:
             event_data["due_at"] = case.due_at
+        if action == Action.APPROVE_EXTENSION:
+            # G7: the caller's promised time is stale; the first responder tells them.
+            stale = promises.note_stale(
+                svc, session, case, promises.PromiseCause.EXTENSION_APPROVED, before=before, now=now
+            )
+            if stale is not None:
+                event_data["caller_to_be_told"] = stale.new_promised_at
         event = append_event(
             session,
             case,
@@ -184,6 +218,7 @@ def transition(
             reason=reason or "",
             data=event_data,
         )
+        site_checks.open_if_needed(session, case, action, now)  # F10
         return check_text(svc, session, case, event)
 
 

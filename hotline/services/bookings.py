@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hotline.domain.appointments import AppointmentStatus, check_window
 from hotline.domain.errors import Conflict, Invalid, NotFound
 from hotline.models import Appointment, Case
-from hotline.services import deadlines
+from hotline.services import deadlines, promises
 from hotline.services.access import Actor
 from hotline.services.context import Services, publish_change
 from hotline.services.milestones import MILESTONE_ROLES, lock_case_for, record_milestone
@@ -141,6 +141,7 @@ def reschedule_appointment(
     check_window(starts_at, ends_at, now)
     with svc.sessions() as session, session.begin():
         case = lock_case_for(session, actor, case_number, MILESTONE_ROLES)
+        before = promises.Before.of(case)  # what the caller heard, before the visit moves (G7)
         old = _booked(session, case, appointment_id)
         old.status = AppointmentStatus.RESCHEDULED
         new = Appointment(
@@ -162,6 +163,18 @@ def reschedule_appointment(
             "requested_by_customer": requested_by_customer,
             **_clock_data(svc, session, case, now, starts_at if requested_by_customer else None),
         }
+        # G7: the caller's promised time is stale; the first responder tells them.
+        stale = promises.note_stale(
+            svc,
+            session,
+            case,
+            promises.PromiseCause.APPOINTMENT_RESCHEDULED,
+            before=before,
+            now=now,
+            visit_starts_at=starts_at,
+        )
+        if stale is not None:
+            data["caller_to_be_told"] = stale.new_promised_at
         record_milestone(
             svc, session, case, actor, "appointment_rescheduled", now, data, reason.strip()
         )

@@ -153,6 +153,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             problem=cmd.problem.strip(),
             need=cmd.need.strip(),
             address=cmd.address.strip(),
+            area=cmd.area.strip(),
             contact_name=cmd.contact_name.strip() or cmd.caller_name.strip(),
             contact_phone=contact_phone,
             triage=cmd.triage,
@@ -183,6 +184,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
                 "first_responder_id": actor.id,
                 "read_back_confirmed": cmd.read_back_confirmed,
                 "repeats": repeats or None,
+                **({"area": cmd.area.strip()} if cmd.area.strip() else {}),
             },
         )
         data = {
@@ -190,6 +192,11 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             "target_department_id": cmd.target_department_id,
             "told_caller": cmd.told_caller,
         }
+        if cmd.outcome == IntakeOutcome.JOIN_INCIDENT:
+            # The caller's own case (own number, own follow-up) joins the incident.
+            data["parent_case_number"] = required_text(
+                cmd.join_case_number, "join_case_number", "P6"
+            )
         transition(
             svc, session, case, actor, CASE_OUTCOMES[cmd.outcome], "", data, now, new_case=True
         )
@@ -199,6 +206,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             IntakeOutcome.DISPATCH: Disposition.CASE_CREATED,
             IntakeOutcome.ANSWER_ON_CALL: Disposition.ANSWERED,
             IntakeOutcome.TRANSFER: Disposition.TRANSFERRED,
+            IntakeOutcome.JOIN_INCIDENT: Disposition.JOINED_CASE,
         }[cmd.outcome]
         session.flush()
         number = assign_case_number(

@@ -75,6 +75,8 @@ class Services:
     readers: Callable[[], Session] | None = None
     #: Called right after an event carrying staff text is appended (None: not checked).
     text_checker: TextChecker | None = None
+    #: Routing rules (``hotline.domain.routing``); None: the shipped ``config/routing.toml``.
+    routing: Any = None
 
     def read_session(self) -> Session:
         """A session for reading only (no write lock on SQLite)."""

@@ -14,8 +14,14 @@ Which clocks run (see ``docs/time-limits.md``):
 * the **work clock**: one stage at a time, the first stage of
   :func:`hotline.domain.lifecycle.stage_for` that the policy gives a limit. A move
   that stays in the same stage (starting work after acknowledging, arriving
-  when the repair clock already runs) keeps its clock; assigning always starts
-  a new acknowledge clock for the department that receives the case. A leak's
+  when the repair clock already runs) keeps its clock; sending the case to a
+  department (``assign``) always starts a new acknowledge (签收) clock for the
+  department that receives it, and sending it straight to the dispatch
+  center's own crew (``assign_direct``) a new work clock. The department's
+  signature starts the work clock, which runs on through naming the worker
+  (派工) and the worker taking it (接单). A completion dispatch refuses
+  (``reject_completion``, 销单不合格) reopens the clocks the completion
+  stopped: same start, same due time, the wait counted. A leak's
   shut-off stage (关阀止水) ends when the crew reports the water shut off, and
   the repair clock starts then;
 * the **reply clock** (答复): the caller's answer, for categories whose policy
@@ -106,6 +112,8 @@ LIMIT_TEXT_LENGTH = 120
 # -- bookkeeping inside the caller's transaction --------------------------------------
 
 _REPLY_OPENERS = frozenset({Action.DISPATCH, Action.REOPEN})
+#: Moves that give the case a new handler, who gets a clock of its own.
+_NEW_HANDLER = frozenset({Action.ASSIGN, Action.ASSIGN_DIRECT})
 #: The caller has had the answer (or the case ended): the reply clock stops.
 _REPLY_ENDS = frozenset(
     {
@@ -255,7 +263,10 @@ def follow_transition(
                 _extend_by_working_days(row, case.extra_working_days, calendar, policy)
         refresh_case(case, rows, calendar)
         return
-    if outcome.target == outcome.source and action != Action.ASSIGN:
+    if outcome.target == outcome.source and action not in _NEW_HANDLER:
+        return
+    if action == Action.REJECT_COMPLETION:
+        _reopen_completed(session, policy, case, rows, action, now)
         return
     if outcome.target == State.EXTENSION_REQUESTED or action == Action.REJECT_EXTENSION:
         return  # the clock keeps running while dispatch decides
@@ -266,7 +277,7 @@ def follow_transition(
         for stage in lifecycle.stage_for(outcome.target, arrived=case.arrived)
         if limit_of(policy, case, stage) is not None
     ]
-    keeps = action != Action.ASSIGN and any(Stage(row.stage) in candidates for row in work)
+    keeps = action not in _NEW_HANDLER and any(Stage(row.stage) in candidates for row in work)
     if not keeps:
         for row in work:
             settled = end_row(row, now, action, calendar) or settled
@@ -283,6 +294,47 @@ def follow_transition(
         if new is not None:
             rows.append(new)
     close_pause(policy, case, rows, settled)
+    refresh_case(case, rows, calendar)
+
+
+def _reopen_completed(
+    session: Session,
+    policy: StagePolicy,
+    case: Case,
+    rows: list[CaseDeadline],
+    action: Action,
+    now: datetime,
+) -> None:
+    """销单不合格: the completion did not pass, so the stage it ended was never done.
+
+    The clocks the last completion stopped (the work clock and the reply
+    clock) run on as if never stopped: same start, same due time, warnings
+    and escalations already sent stand, and the time the result waited for
+    dispatch's check counts against the limit. The follow-up clock the
+    completion started ends here.
+    """
+    calendar = policy.calendar
+    with session.no_autoflush:
+        completed = list(
+            session.scalars(
+                select(CaseDeadline)
+                .where(
+                    CaseDeadline.case_id == case.id,
+                    CaseDeadline.ended_by == str(Action.COMPLETE),
+                )
+                .order_by(CaseDeadline.ended_at.desc(), CaseDeadline.id)
+            )
+        )
+    last = [row for row in completed if row.ended_at == completed[0].ended_at] if completed else []
+    settled: Interval | None = None
+    for row in rows:
+        settled = end_row(row, now, action, calendar) or settled
+    close_pause(policy, case, rows, settled)
+    for row in last:
+        row.ended_at = None
+        row.ended_by = ""
+        row.next_check_at = next_check(StageClock.of(row))
+        rows.append(row)
     refresh_case(case, rows, calendar)
 
 

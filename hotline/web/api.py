@@ -22,6 +22,7 @@ from hotline.domain import lifecycle
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import Category, Role
 from hotline.services import CaseFilter, IntakeCommand
+from hotline.services.routing import proposed_department
 from hotline.web import api_base
 from hotline.web.api_base import (
     DOCS_BLUEPRINT,
@@ -115,6 +116,7 @@ class CaseSchema(Schema):
     problem = fields.String()
     need = fields.String()
     address = fields.String()
+    area = fields.String(metadata={"description": "the service area (片区); routes the case"})
     contact_name = fields.String()
     contact_phone = fields.String()
     triage = fields.String()
@@ -132,6 +134,23 @@ class CaseSchema(Schema):
         allow_none=True,
         metadata={"description": "G5: the department the case was transferred (guided) to"},
     )
+    proposed_department = fields.Method(
+        "_proposed_department",
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "id": {"type": "integer"},
+                "code": {"type": "string"},
+                "name_zh": {"type": "string"},
+                "name_en": {"type": "string"},
+                "rule": {"type": "string"},
+            },
+            "description": "while dispatch holds the case: the department the routing "
+            "rules (config/routing.toml) propose for its category and area, for the "
+            "dispatcher to confirm; null when no rule matches",
+        },
+    )
     result_note = fields.String()
     customer_rating = fields.Integer(allow_none=True)
     no_rating_reason = fields.String()
@@ -147,6 +166,19 @@ class CaseSchema(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+
+    def _proposed_department(self, case: Case) -> dict[str, Any] | None:
+        found = proposed_department(db_session(), wiring(), case)
+        if found is None:
+            return None
+        department = found.department
+        return {
+            "id": department.id,
+            "code": department.code,
+            "name_zh": department.name_zh,
+            "name_en": department.name_en,
+            "rule": found.why,
+        }
 
 
 class CasePageSchema(Schema):
@@ -345,6 +377,6 @@ class Lifecycle(MethodView):
 
 def init_app(app: Flask) -> None:
     """Bind the API, its OpenAPI document and the case routes to ``app``."""
-    from hotline.web import api_appointments
+    from hotline.web import api_appointments, api_incidents
 
-    api_base.init_app(app, bp, api_appointments.bp)
+    api_base.init_app(app, bp, api_appointments.bp, api_incidents.bp)

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from marshmallow import RAISE, fields, validate
 from sqlalchemy.exc import IntegrityError
 
 from hotline import services
@@ -27,7 +28,10 @@ from hotline.domain import actions as case_actions
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import FollowUpOutcome, Role
 from hotline.services import ServiceError
+from hotline.services import promises as promise_service
+from hotline.services.routing import proposed_department
 from hotline.web import labels, viewmodels
+from hotline.web.api_base import InputSchema
 from hotline.web.forms import form_int, required_int
 from hotline.web.pages import actor, common, departments, staff_list
 from hotline.web.schemas import (
@@ -64,6 +68,11 @@ def _refused(number: str, exc: ServiceError) -> Any:
     return _render_case(number, error=exc, status=exc.status)
 
 
+def case_page_refusal(number: str, exc: ServiceError) -> Any:
+    """The case page again with ``exc`` shown, for forms other areas add to it."""
+    return _refused(number, exc)
+
+
 def _render_case(number: str, error: ServiceError | None = None, status: int = 200) -> Any:
     me = actor()
     session = fresh_db_session()  # read the case as it is now, after any change
@@ -72,6 +81,7 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
     clocks = services.case_clocks(session, case)
     visits = services.case_visits(session, case)
     all_departments = departments()
+    proposed = proposed_department(session, wiring(), case)
     staff = staff_list()
     now = wiring().now()
     calendar = wiring().policy.calendar
@@ -79,6 +89,7 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
         render_template(
             "case.html",
             case=case,
+            proposed=proposed,
             events=events,
             error=error,
             offer=viewmodels.case_offer(me.role, State(case.state), visits, clocks),
@@ -89,6 +100,7 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
             follow_up_outcomes=list(_CLOSING_OUTCOMES),
             created=request.args.get("created") == "1",
             clocks=viewmodels.clock_rows(clocks, now, calendar),
+            caller_tasks=viewmodels.caller_tasks(promise_service.for_case(session, case), me.id),
             staff_names={s.id: s.display_name for s in staff},
             department_names={d.id: d.name_zh for d in all_departments},
             **common(),
@@ -139,6 +151,12 @@ def case_action(number: str) -> Any:
         )
     except ServiceError as exc:
         return _refused(number, exc)
+    me = actor()
+    case = services.case_by_number(fresh_db_session(), number)
+    if case is None or not services.can_view(me, case):
+        # A hand-back (G7) leaves the case with dispatch: the crew lands on its list.
+        flash(_("已退单:工单 %(number)s 已交回调度中心", number=number), "success")
+        return redirect(url_for("homes.home"))
     flash(_("已%(action)s", action=labels.label(labels.ACTION, action)), "success")
     return redirect(url_for("pages.case_page", number=number))
 
@@ -182,4 +200,43 @@ def case_shut_off(number: str) -> Any:
     except ServiceError as exc:
         return _refused(number, exc)
     flash(_("已关阀止水"), "success")
+    return redirect(url_for("pages.case_page", number=number))
+
+
+class CallerToldSchema(InputSchema):
+    """G7: what the first responder told the caller about the new time."""
+
+    class Meta:
+        unknown = RAISE
+
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@bp.route("/cases/<number>/caller-told/<id:update_id>", methods=["POST"])
+@login_required
+def caller_told(number: str, update_id: int) -> Any:
+    """G7: "done, caller told": the first responder told the caller the new time."""
+    try:
+        body = load_form(CallerToldSchema(), request.form, wiring().timezone)
+        promise_service.mark_told(wiring(), actor(), update_id, **body)
+    except ServiceError as exc:
+        return _refused(number, exc)
+    flash(_("已告知来电人新的承诺时限"), "success")
+    if request.form.get("back") == "home":
+        return redirect(url_for("homes.operator_home"))
+    return redirect(url_for("pages.case_page", number=number))
+
+
+@bp.route("/cases/<number>/incident-updates", methods=["POST"])
+@login_required
+def case_incident_update(number: str) -> Any:
+    """Post an update on an incident from its case page (the API's schema and service)."""
+    from hotline.web.api_incidents import IncidentUpdateSchema, post_incident_update
+
+    try:
+        body = load_form(IncidentUpdateSchema(), request.form, wiring().timezone)
+        post_incident_update(wiring(), actor(), number, body)
+    except ServiceError as exc:
+        return _refused(number, exc)
+    flash(_("事件进展已发布"), "success")
     return redirect(url_for("pages.case_page", number=number))

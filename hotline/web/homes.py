@@ -1,8 +1,8 @@
 """Each role's home page, and the contact form typed in after the fact.
 
 ``/`` sends each person to their role's home: the operator console, the
-dispatch board, the crew's work, the supervisor's list of every case, the
-staff accounts. The contact form (表单登记) is loaded with the same schema as
+dispatch board, the crew's work (``dispatch.web.crew``), the supervisor's
+list of every case, the staff accounts. The contact form (表单登记) is loaded with the same schema as
 the API's intake (:class:`hotline.web.schemas.IntakeSchema`) and handed to
 one service call; a refusal comes back on the form, filled in as it was, with
 the field marked, and nothing is written.
@@ -17,10 +17,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from hotline import services
-from hotline.domain import lifecycle
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import Category, Channel, Priority, Role, TriageOutcome
 from hotline.services import CaseFilter, IntakeCommand, IntakeOutcome, ServiceError
+from hotline.services import promises as promise_service
+from hotline.web import viewmodels
 from hotline.web.auth import roles_required
 from hotline.web.pages import actor, common, departments, page_of_cases
 from hotline.web.schemas import IntakeSchema, load_form
@@ -32,9 +33,10 @@ bp = Blueprint("homes", __name__)
 HOMES = {
     Role.OPERATOR: "console.home",
     Role.DISPATCHER: "board.page",
-    Role.CREW: "homes.crew_home",
+    Role.CREW: "crew.home",  # dispatch.web.crew
     Role.SUPERVISOR: "homes.supervisor_home",
     Role.ADMIN: "admin.staff",
+    Role.BILLING: "api-docs.openapi_swagger_ui",  # an API account: the API's page
 }
 
 
@@ -62,10 +64,13 @@ def operator_home() -> Any:
     me = actor()
     listing = page_of_cases(CaseFilter(first_responder_id=me.id, open_only=True))
     unseen = services.unseen_changes(db_session(), me, listing.cases)
+    # G7: cases whose promised time moved, waiting for me to tell the caller.
+    tasks = viewmodels.caller_tasks(promise_service.open_for(db_session(), me), me.id)
     return render_template(
         "operator.html",
         listing=listing,
         unseen=unseen,
+        caller_tasks=tasks,
         form=request.args,
         departments=departments(),
         **_intake_choices(),
@@ -99,21 +104,6 @@ def new_contact() -> Any:
         return redirect(url_for("pages.case_page", number=result.case_number, created=1))
     flash(_("来电已记录"), "success")
     return redirect(url_for("homes.home"))
-
-
-@bp.route("/crew")
-@roles_required(Role.CREW)
-def crew_home() -> Any:
-    """My department's work in order of deadline."""
-    me = actor()
-    listing = page_of_cases(
-        CaseFilter(
-            handler_department_id=me.department_id,
-            states=[State.ASSIGNED, *sorted(lifecycle.WORKING), State.EXTENSION_REQUESTED],
-        )
-    )
-    mine = page_of_cases(CaseFilter(first_responder_id=me.id, open_only=True))
-    return render_template("crew.html", listing=listing, mine=mine, **common())
 
 
 @bp.route("/supervisor")

@@ -25,7 +25,9 @@ STATE = {
     State.TRANSFERRED: _l("已转办"),
     State.WITH_DISPATCH: _l("待调度"),
     State.ASSIGNED: _l("已派单"),
-    State.ACKNOWLEDGED: _l("已签收"),
+    State.ACCEPTED: _l("已签收"),
+    State.WORKER_ASSIGNED: _l("已派工"),
+    State.ACKNOWLEDGED: _l("已接单"),
     State.RETURNED: _l("已退单"),
     State.EXTENSION_REQUESTED: _l("延期申请中"),
     State.EXTENSION_APPROVED: _l("已延期"),
@@ -43,7 +45,10 @@ ACTION = {
     Action.ANSWER_ON_CALL: _l("当场解答"),
     Action.TRANSFER: _l("转办"),
     Action.ASSIGN: _l("派单"),
-    Action.ACKNOWLEDGE: _l("签收"),
+    Action.ASSIGN_DIRECT: _l("直派本中心班组"),
+    Action.ACCEPT: _l("签收"),
+    Action.ASSIGN_WORKER: _l("派工"),
+    Action.ACKNOWLEDGE: _l("接单"),
     Action.RETURN_WORK: _l("退单"),
     Action.REQUEST_EXTENSION: _l("申请延期"),
     Action.APPROVE_EXTENSION: _l("批准延期"),
@@ -52,12 +57,14 @@ ACTION = {
     Action.ARRIVE: _l("到场"),
     Action.COMPLETE: _l("办结"),
     Action.CONFIRM_DONE: _l("审核办结"),
+    Action.REJECT_COMPLETION: _l("销单不合格,退回班组"),
     Action.FOLLOW_UP_UNREACHABLE: _l("回访未接通"),
     Action.CLOSE: _l("回访满意并归档"),
     Action.REOPEN: _l("回访不满意,重启"),
     Action.CLOSE_UNREACHABLE: _l("无法联系,归档"),
     Action.MERGE: _l("并入事件"),
     Action.INCIDENT_RESOLVED: _l("事件已处理,转回访"),
+    Action.JOIN_INCIDENT: _l("立案并入事件"),
     Action.REASSIGN_FIRST_RESPONDER: _l("变更首问负责人"),
     Action.ADD_NOTE: _l("添加备注"),
     "register": _l("登记"),
@@ -70,6 +77,11 @@ ACTION = {
     "appointment_no_show": _l("用户未在场"),
     "appointment_cancelled": _l("取消预约"),
     "water_shut_off": _l("已关阀止水"),
+    "supervision_issued": _l("督办"),
+    "supervision_answered": _l("督办回复"),
+    "caller_told": _l("已告知来电人新时限"),
+    "site_check": _l("现场核实"),
+    "incident_update": _l("事件进展"),
 }
 
 TIER = {
@@ -130,6 +142,7 @@ ROLE = {
     Role.CREW: _l("班组"),
     Role.SUPERVISOR: _l("主管"),
     Role.ADMIN: _l("管理员"),
+    Role.BILLING: _l("营业收费系统"),
 }
 
 STAGE = {
@@ -147,6 +160,7 @@ INTAKE_OUTCOME = {
     IntakeOutcome.ANSWER_ON_CALL: _l("立案,当场解答"),
     IntakeOutcome.TRANSFER: _l("立案,转办相关科室"),
     IntakeOutcome.JOIN: _l("并入已有工单"),
+    IntakeOutcome.JOIN_INCIDENT: _l("立案并入事件"),
     IntakeOutcome.NO_CASE: _l("不立案"),
 }
 
@@ -158,9 +172,11 @@ PAGE = {
     "console.call_log": _l("通话记录"),
     "board.page": _l("调度"),
     "duty.roster": _l("值班表"),
+    "supervision.page": _l("督办"),
     "outages.page": _l("停水通知"),
-    "homes.crew_home": _l("我的工单"),
+    "crew.home": _l("我的工单"),
     "homes.supervisor_home": _l("全部工单"),
+    "figures.page": _l("统计报表"),
     "admin.staff": _l("人员"),
 }
 
@@ -234,6 +250,34 @@ EVENT_DATA = {
     "shut_off_met": _l("按时关阀"),
     "next_stage": _l("下一环节"),
     "promised_at": _l("承诺时限"),
+    "supervision_order_id": _l("督办单号"),
+    "kind": _l("督办类型"),
+    "to_department_id": _l("督办科室"),
+    "to_staff_id": _l("督办人员"),
+    "order_due_at": _l("督办时限"),
+    "answered_late": _l("超时回复"),
+    "caller_to_be_told": _l("新时限(待告知来电人)"),
+    "promise_update_id": _l("告知任务编号"),
+    "cause": _l("时限变更原因"),
+    "previous_promised_at": _l("原承诺时限"),
+}
+
+#: Supervision orders (督办 / 催办): their kind and where they stand.
+SUPERVISION_KIND = {
+    "supervise": _l("督办"),
+    "urge": _l("催办"),
+}
+SUPERVISION_STATUS = {
+    "overdue": _l("已超时未回复"),
+    "open": _l("待回复"),
+    "answered_late": _l("超时回复"),
+    "answered": _l("已回复"),
+}
+
+#: Why the caller's promised time went stale (G7: tell the caller).
+PROMISE_CAUSE = {
+    "extension_approved": _l("延期已批准"),
+    "appointment_rescheduled": _l("预约已改期"),
 }
 
 _VALUE_TABLES = {
@@ -247,6 +291,8 @@ _VALUE_TABLES = {
     "priority": PRIORITY,
     "triage": TRIAGE,
     "outcome": FOLLOW_UP,
+    "kind": SUPERVISION_KIND,
+    "cause": PROMISE_CAUSE,
 }
 
 
@@ -277,7 +323,7 @@ def event_facts(
             text = local_time(datetime.fromisoformat(value))
         elif key.endswith("department_id"):
             text = department_names.get(value, str(value))
-        elif key in ("staff_id", "first_responder_id"):
+        elif key in ("staff_id", "first_responder_id", "to_staff_id"):
             text = staff_names.get(value, str(value))
         elif isinstance(value, bool):
             text = str(_l("是") if value else _l("否"))

@@ -47,6 +47,11 @@ class IntakeSchema(InputSchema):
     problem = fields.String(validate=validate.Length(max=4000), **_text)
     need = fields.String(validate=validate.Length(max=4000), **_text)
     address = fields.String(validate=validate.Length(max=300), **_text)
+    area = fields.String(
+        validate=validate.Length(max=100),
+        metadata={"description": "the service area (片区) of the address; routes the case"},
+        **_text,
+    )
     contact_name = fields.String(validate=validate.Length(max=100), **_text)
     contact_phone = fields.String(validate=validate.Length(max=40), **_text)
     triage = fields.Enum(TriageOutcome, by_value=True, load_default=None)

@@ -283,9 +283,9 @@ _ALWAYS_REQUIRED = frozenset(
 def form_field(action: Action, name: str) -> FormField:
     """How ``action``'s form asks for ``name``."""
     if name == "staff_id":
-        # Assigning names a crew member if it likes; a new first responder must be named.
-        if action == Action.ASSIGN:
-            return FormField(name, "crew", False)
+        # 派工 and a direct assignment name a crew member; so does a change of owner.
+        if action in (Action.ASSIGN_DIRECT, Action.ASSIGN_WORKER):
+            return FormField(name, "crew", True)
         return FormField(name, "person", True)
     if name in case_actions.TEXT_INPUTS:
         return FormField(name, "text", name in case_actions.required_text(action))
@@ -339,6 +339,48 @@ def case_offer(role: Role, state: State, visits: Iterable[Any], clocks: Iterable
     )
 
 
+# -- promises to tell the caller (G7) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallerTask:
+    """A "tell the caller" task (告知来电人) as shown: the times, and whether I may close it."""
+
+    id: int
+    case_number: str
+    cause: str
+    old_promised_at: datetime | None
+    new_promised_at: datetime | None
+    visit_starts_at: datetime | None
+    created_at: datetime
+    done_at: datetime | None
+    done_by_id: int | None
+    note: str
+    may_mark_done: bool
+
+
+def caller_tasks(rows: Iterable[Any], me_id: int) -> list[CallerTask]:
+    """``promise_updates`` rows as shown to ``me_id``: only the case's first responder
+    (the task's owner, or the case's owner now) marks one done (G7)."""
+    return [
+        CallerTask(
+            id=row.id,
+            case_number=row.case.number,
+            cause=row.cause,
+            old_promised_at=row.old_promised_at,
+            new_promised_at=row.new_promised_at,
+            visit_starts_at=row.visit_starts_at,
+            created_at=row.created_at,
+            done_at=row.done_at,
+            done_by_id=row.done_by_id,
+            note=row.note,
+            may_mark_done=row.done_at is None
+            and me_id in (row.owner_id, row.case.first_responder_id),
+        )
+        for row in rows
+    ]
+
+
 # -- navigation ----------------------------------------------------------------------
 
 _STAFF = (Role.OPERATOR, Role.SUPERVISOR)
@@ -351,9 +393,11 @@ NAV: tuple[tuple[str, tuple[Role, ...]], ...] = (
     ("console.call_log", (Role.SUPERVISOR,)),
     ("board.page", _DISPATCH),
     ("duty.roster", _DISPATCH),
+    ("supervision.page", _DISPATCH),
     ("outages.page", (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR)),
-    ("homes.crew_home", (Role.CREW,)),
+    ("crew.home", (Role.CREW,)),
     ("homes.supervisor_home", (Role.SUPERVISOR,)),
+    ("figures.page", (Role.SUPERVISOR, Role.ADMIN)),
     ("admin.staff", (Role.ADMIN,)),
 )
 #: Element ids of top-bar links, by endpoint.

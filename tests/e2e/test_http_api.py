@@ -211,6 +211,13 @@ def test_case_goes_from_intake_through_assignment_to_acknowledgement(
     assert case["handler_department"]["id"] == api_org.departments["REPAIR"]
 
     api_clock.advance(minutes=5)
+    for body in (
+        {"action": "accept"},  # the department signs for it (签收)
+        {"action": "assign_worker", "staff_id": api_org["crew"].id},  # and names the worker (派工)
+    ):
+        step = crew.post(f"/api/cases/{number}/actions", json={**body, "version": case["version"]})
+        assert step.status_code == 200, step.text
+        case = step.json()
     acknowledged = crew.post(
         f"/api/cases/{number}/actions",
         json={"action": "acknowledge", "version": case["version"]},
@@ -226,19 +233,25 @@ def test_case_goes_from_intake_through_assignment_to_acknowledgement(
         "register",
         "dispatch",
         "assign",
+        "accept",
+        "assign_worker",
         "acknowledge",
     ]
-    assert [event["seq"] for event in events] == [1, 2, 3, 4]
+    assert [event["seq"] for event in events] == [1, 2, 3, 4, 5, 6]
     assert [event["to_state"] for event in events] == [
         State.REGISTERED,
         State.WITH_DISPATCH,
         State.ASSIGNED,
+        State.ACCEPTED,
+        State.WORKER_ASSIGNED,
         State.ACKNOWLEDGED,
     ]
     assert [event["actor"]["id"] for event in events] == [
         api_org["operator"].id,
         api_org["operator"].id,
         api_org["dispatcher"].id,
+        api_org["crew"].id,
+        api_org["crew"].id,
         api_org["crew"].id,
     ]
     assert all(re.fullmatch(r"[0-9a-f]{64}", event["hash"]) for event in events)

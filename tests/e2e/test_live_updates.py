@@ -348,41 +348,6 @@ def test_a_dispatcher_in_two_rooms_hears_a_change_once_through_redis(live_on_red
         dispatcher.close()
 
 
-@pytest.mark.browser
-def test_the_dispatch_board_puts_the_changed_row_in_place_without_reloading(live_server, page):
-    log_in(page, live_server.url, "dispatcher")
-    expect(page).to_have_url(f"{live_server.url}/dispatch")
-    expect(page.locator("#live-dot.on")).to_be_attached()
-    page.evaluate("window.boardNotReloaded = true")
-    queue = page.locator("tbody[data-section=queue]")
-    working = page.locator("tbody[data-section=working]")
-    org = live_server.org
-
-    first = _intake(live_server, org.tokens["operator"])
-    second = _intake(live_server, org.tokens["operator"])
-
-    expect(queue.locator("tr[data-case]")).to_have_count(2)
-    expect(queue.locator(f"tr[data-case='{first}']")).to_contain_text("禹城市汉槐街 18 号")
-    expect(page.locator("[data-count=queue]")).to_have_text("2")
-    expect(queue.locator("tr.board-empty")).to_have_count(0)
-    # most urgent first, as the page itself lists them
-    expect(queue.locator("tr[data-case]").first).to_have_attribute("data-case", first)
-
-    _assign(live_server.url, org, first)
-
-    expect(working.locator(f"tr[data-case='{first}']")).to_be_visible()
-    expect(queue.locator("tr[data-case]")).to_have_count(1)
-    expect(queue.locator(f"tr[data-case='{second}']")).to_be_visible()
-    expect(page.locator("[data-count=queue]")).to_have_text("1")
-    expect(page.locator("[data-count=working]")).to_have_text("1")
-    expect(working.locator("tr.board-empty")).to_have_count(0)
-    assert page.evaluate("window.boardNotReloaded") is True
-
-    page.reload()
-    expect(working.locator(f"tr[data-case='{first}']")).to_be_visible()
-    expect(queue.locator(f"tr[data-case='{second}']")).to_be_visible()
-
-
 def _config_with(folder: Path, **values: Any) -> Path:
     """The shipped settings file with ``values`` set (added when the file lacks the key)."""
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
@@ -487,7 +452,7 @@ def test_a_page_from_the_web_process_gets_live_updates_from_the_live_process(
 
             number = _intake_at(web_origin, org.tokens["operator"])
 
-            row = page.locator(f"tbody[data-section=queue] tr[data-case='{number}']")
+            row = page.locator(f"[data-cards=queue] .card[data-case='{number}']")
             expect(row).to_be_visible()
             live_ws = live_process.url.replace("http://", "ws://")
             assert sockets and all(s.startswith(live_ws) for s in sockets), sockets

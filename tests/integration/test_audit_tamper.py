@@ -455,11 +455,11 @@ def test_anchoring_seals_only_what_changed_and_refuses_to_seal_tampering(svc, or
     assert (unchanged.seq, unchanged.written, unchanged.seal) == (1, False, result.seal)
 
     second = bring_case_to(svc, org, State.ASSIGNED)
-    act(svc, org["crew"], first, Action.ACKNOWLEDGE)
+    act(svc, org["crew"], first, Action.ACCEPT)
     result = _anchor(svc)
     assert (result.seq, result.sealed, result.case_count) == (2, 2, 2)
 
-    act(svc, org["crew"], second, Action.ACKNOWLEDGE)
+    act(svc, org["crew"], second, Action.ACCEPT)
     _rewrite_and_rehash(svc, second, 2, "改过")
     refused = _anchor(svc)
     assert not refused.written and refused.seq == 2
@@ -506,6 +506,8 @@ def _merge_and_settle_the_incident(svc, org, clock) -> None:
     act(svc, org["dispatcher"], child, Action.MERGE, parent_case_number=parent)
     for username, action, data in (
         ("dispatcher", Action.ASSIGN, {"department_id": org.departments["REPAIR"]}),
+        ("crew", Action.ACCEPT, {}),
+        ("crew", Action.ASSIGN_WORKER, {"staff_id": org["crew"].id}),
         ("crew", Action.ACKNOWLEDGE, {}),
         ("crew", Action.ARRIVE, {}),
         ("crew", Action.COMPLETE, {"result_note": "已修复", "customer_rating": 5}),

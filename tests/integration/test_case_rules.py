@@ -146,6 +146,8 @@ def test_children_are_resolved_when_the_incident_closes_by_any_path(svc, org):
     # and each gets its own follow-up call.
     for state_action in (
         (Action.ASSIGN, {"department_id": org.departments["REPAIR"]}),
+        (Action.ACCEPT, {}),
+        (Action.ASSIGN_WORKER, {"staff_id": org["crew"].id}),
         (Action.ACKNOWLEDGE, {}),
         (Action.COMPLETE, {"result_note": "抢修完毕", "customer_rating": 5}),
         (Action.CONFIRM_DONE, {}),

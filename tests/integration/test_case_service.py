@@ -187,6 +187,8 @@ def test_g7_first_responder_sees_the_case_and_its_history_until_it_closes(svc, o
     outsider = org["crew"]  # REPAIR crew: sees the case only while it is assigned there
     steps = [
         ("dispatcher", Action.ASSIGN, "", {"department_id": org.departments["REPAIR"]}),
+        ("crew", Action.ACCEPT, "", {}),
+        ("crew", Action.ASSIGN_WORKER, "", {"staff_id": org["crew"].id}),
         ("crew", Action.ACKNOWLEDGE, "", {}),
         ("crew", Action.ARRIVE, "", {}),
         ("crew", Action.COMPLETE, "", {"result_note": "已修复", "customer_rating": 5}),
@@ -211,11 +213,13 @@ def test_g7_the_owner_is_told_of_every_step(svc, org):
         services.mark_seen(session, owner, case)
         session.commit()
     act(svc, org["dispatcher"], number, Action.ASSIGN, department_id=org.departments["REPAIR"])
+    act(svc, org["crew"], number, Action.ACCEPT)
+    act(svc, org["crew"], number, Action.ASSIGN_WORKER, staff_id=org["crew"].id)
     act(svc, org["crew"], number, Action.ACKNOWLEDGE)
     act(svc, owner, number, Action.ADD_NOTE, note="已告知用户进度")  # one's own step is not news
     with svc.sessions() as session:
         case = services.get_case(session, owner, number)
-        assert services.unseen_changes(session, owner, [case]) == {case.id: 2}
+        assert services.unseen_changes(session, owner, [case]) == {case.id: 4}
 
 
 # -- G5, G6 -------------------------------------------------------------------------
@@ -284,7 +288,7 @@ def test_g7_returning_work_needs_a_reason_and_goes_back_to_dispatch(svc, org):
 def test_crew_of_another_department_cannot_act_on_the_case(svc, org):
     number = bring_case_to(svc, org, State.ASSIGNED)
     with pytest.raises(NotFound):  # not even visible to them
-        act(svc, org["crew_meter"], number, Action.ACKNOWLEDGE)
+        act(svc, org["crew_meter"], number, Action.ACCEPT)
 
 
 # -- F6, F11 -------------------------------------------------------------------------
@@ -449,15 +453,15 @@ def test_callers_merged_into_an_incident_each_get_their_follow_up(svc, org):
 def test_p6_every_change_appends_exactly_one_event(svc, org):
     number = bring_case_to(svc, org, State.ASSIGNED)
     before = len(_events(svc, number))
-    act(svc, org["crew"], number, Action.ACKNOWLEDGE)
+    act(svc, org["crew"], number, Action.ACCEPT)
     act(svc, org["crew"], number, Action.ADD_NOTE, note="已联系用户")
     events = _events(svc, number)
     assert len(events) == before + 2
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert _case(svc, number).last_event_seq == len(events)
     # a refused action appends nothing
-    with pytest.raises(Invalid):
-        act(svc, org["crew"], number, Action.COMPLETE, result_note="")
+    with pytest.raises(Invalid):  # 派工 names no worker
+        act(svc, org["crew"], number, Action.ASSIGN_WORKER)
     assert len(_events(svc, number)) == len(events)
 
 

@@ -90,6 +90,8 @@ def test_every_stage_of_every_category_gets_a_deadline_on_the_policys_clock(
     check_new_clocks(number)
     steps = [
         ("dispatcher", Action.ASSIGN, {"department_id": org.departments["REPAIR"]}),
+        ("crew", Action.ACCEPT, {}),
+        ("crew", Action.ASSIGN_WORKER, {"staff_id": org["crew"].id}),
         ("crew", Action.ACKNOWLEDGE, {}),
         ("crew", Action.ARRIVE, {}),
     ]
@@ -143,6 +145,8 @@ def test_the_case_due_time_is_the_earliest_open_clock(svc, org, clock):
     assert reply.due_at == clock.now + timedelta(hours=24)
     assert result.due_at == clock.now + timedelta(minutes=30)  # dispatch comes first
     act(svc, org["dispatcher"], number, Action.ASSIGN, department_id=org.departments["REPAIR"])
+    act(svc, org["crew"], number, Action.ACCEPT)
+    act(svc, org["crew"], number, Action.ASSIGN_WORKER, staff_id=org["crew"].id)
     act(svc, org["crew"], number, Action.ACKNOWLEDGE)
     clock.advance(hours=20)
     act(svc, org["crew"], number, Action.ARRIVE)  # resolve: 24 h from now; reply is earlier

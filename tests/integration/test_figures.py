@@ -27,8 +27,8 @@ def test_each_stage_of_a_case_shows_its_limit_and_whether_it_was_met(client, svc
     number = services.intake(svc, org["operator"], intake_command()).case_number
     clock.advance(minutes=10)
     act(svc, org["dispatcher"], number, Action.ASSIGN, department_id=org.departments["REPAIR"])
-    clock.advance(minutes=45)  # the leak's 30-minute acknowledgement is missed
-    act(svc, org["crew"], number, Action.ACKNOWLEDGE)
+    clock.advance(minutes=45)  # the leak's 30-minute acknowledgement (签收) is missed
+    act(svc, org["crew"], number, Action.ACCEPT)
 
     response = client.get(f"/api/cases/{number}/deadlines", headers=_auth(org, "crew"))
     assert response.status_code == 200
@@ -41,7 +41,7 @@ def test_each_stage_of_a_case_shows_its_limit_and_whether_it_was_met(client, svc
         ("on_site", None, False, "around_the_clock"),
     ]
     assert body["stages"][0]["limit"] == "15min"
-    assert body["stages"][1]["ended_by"] == "acknowledge"
+    assert body["stages"][1]["ended_by"] == "accept"
     assert body["promise"]["promised_at"] and body["promise"]["kept"] is None
 
 

@@ -30,6 +30,8 @@ from sqlalchemy import event, select
 from callflows import services as calls
 from callflows.models import Provider
 from callflows.services import SubmitForm
+from dispatch.domain.crew import PhotoUpload
+from dispatch.services import crew as crew_service
 from dispatch.services import duty
 from dispatch.services.outages import OutageNotice, publish_outage
 from hotline import services
@@ -96,10 +98,15 @@ class Seeded:
     org: Org
     cases: dict[str, str]
     calls: dict[str, int]
+    photos: list[int] = field(default_factory=list)
 
     def values(self) -> dict[str, list[Any]]:
         """Every seeded value of each route argument."""
-        return {"number": list(self.cases.values()), "call_id": list(self.calls.values())}
+        return {
+            "number": list(self.cases.values()),
+            "call_id": list(self.calls.values()),
+            "photo_id": self.photos,
+        }
 
 
 @pytest.fixture
@@ -171,12 +178,29 @@ def seeded(app, app_org, clock) -> Seeded:
             by_id=dispatcher.id,
             now=clock.now,
         )
+    # A crew's field report with a photo (F8).
+    field_case = crew_service.open_field_case(
+        svc,
+        org["crew"],
+        crew_service.FieldReport(
+            category="leak",
+            problem="阀门井渗水",
+            address="汉槐街 20 号",
+            contact_phone="13905344444",
+        ),
+        [PhotoUpload("well.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)],
+        app.instance_path,
+    )
+    cases["field"] = field_case.number
+    with svc.sessions() as session:
+        photos = [p.id for p in crew_service.case_photos(session, org["crew"], field_case.number)]
     # Someone else's change the first responder has not read yet.
     act(svc, dispatcher, cases[State.WITH_DISPATCH.value], Action.ADD_NOTE, note="已联系用户")
     return Seeded(
         org=org,
         cases=cases,
         calls={"recorded": recorded, "live": live, "ringing": ringing, "missed": missed},
+        photos=photos,
     )
 
 

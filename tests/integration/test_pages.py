@@ -283,10 +283,11 @@ def test_contact_without_read_back_answers_422_and_creates_no_case(app, app_org,
 
 
 def test_crew_acknowledges_assigned_case_from_the_case_page(app, app_org, client) -> None:
+    """The department signs for the case sent to it (签收)."""
     org = app_org
     number = bring_case_to(app.extensions["hotline"], org, State.ASSIGNED)
     page = text_of(logged_in(client, "crew").get(f"/cases/{number}"))
-    fields = action_form(page, "acknowledge")
+    fields = action_form(page, "accept")
 
     response = client.post(f"/cases/{number}/action", data=fields)
     assert response.status_code == 302
@@ -296,7 +297,7 @@ def test_crew_acknowledges_assigned_case_from_the_case_page(app, app_org, client
     history = after.split('<ol class="history">', 1)[1]
     assert "<strong>签收</strong>" in history
     assert "已派单 → 已签收" in history
-    assert _events(app, number)[-1] == Action.ACKNOWLEDGE
+    assert _events(app, number)[-1] == Action.ACCEPT
 
 
 def test_stale_version_from_the_case_page_answers_409_with_a_message(app, app_org, client) -> None:
@@ -304,7 +305,7 @@ def test_stale_version_from_the_case_page_answers_409_with_a_message(app, app_or
     svc = app.extensions["hotline"]
     number = bring_case_to(svc, org, State.ASSIGNED)
     page = text_of(logged_in(client, "crew").get(f"/cases/{number}"))
-    fields = action_form(page, "acknowledge")
+    fields = action_form(page, "accept")
     act(svc, org["dispatcher"], number, Action.ADD_NOTE, note="请尽快到场")  # someone else first
     events_before = _events(app, number)
 

@@ -19,13 +19,20 @@ USER_OF = {
     Role.CREW: "crew",
     Role.SUPERVISOR: "supervisor",
     Role.ADMIN: "admin",
+    Role.BILLING: "billing",
 }
 
 #: For each action taken on an existing case: the state to take it from and a
 #: payload that satisfies its rules, so only the role decides the answer.
 SCENARIOS: dict[Action, tuple[State, dict[str, Any]]] = {
     Action.ASSIGN: (State.WITH_DISPATCH, {"department_id": "REPAIR"}),
-    Action.ACKNOWLEDGE: (State.ASSIGNED, {}),
+    Action.ASSIGN_DIRECT: (
+        State.WITH_DISPATCH,
+        {"department_id": "DISPATCH", "staff_id": "crew_center"},
+    ),
+    Action.ACCEPT: (State.ASSIGNED, {}),
+    Action.ASSIGN_WORKER: (State.ACCEPTED, {"staff_id": "crew"}),
+    Action.ACKNOWLEDGE: (State.WORKER_ASSIGNED, {}),
     Action.RETURN_WORK: (State.ASSIGNED, {"reason": "不属于本科室"}),
     Action.REQUEST_EXTENSION: (State.ACKNOWLEDGED, {"reason": "等待管材", "extra_working_days": 2}),
     Action.APPROVE_EXTENSION: (State.EXTENSION_REQUESTED, {}),
@@ -34,6 +41,7 @@ SCENARIOS: dict[Action, tuple[State, dict[str, Any]]] = {
     Action.ARRIVE: (State.IN_PROGRESS, {}),
     Action.COMPLETE: (State.ON_SITE, {"result_note": "已修复", "customer_rating": 5}),
     Action.CONFIRM_DONE: (State.DONE, {}),
+    Action.REJECT_COMPLETION: (State.DONE, {"reason": "管段仍渗水"}),
     Action.FOLLOW_UP_UNREACHABLE: (State.AWAITING_FOLLOW_UP, {"note": "未接"}),
     Action.CLOSE: (State.AWAITING_FOLLOW_UP, {"outcome": "satisfied"}),
     Action.REOPEN: (State.AWAITING_FOLLOW_UP, {"outcome": "dissatisfied"}),
@@ -44,7 +52,12 @@ SCENARIOS: dict[Action, tuple[State, dict[str, Any]]] = {
     Action.ADD_NOTE: (State.ASSIGNED, {"note": "已电话联系用户"}),
 }
 #: Actions taken at intake, when the contact becomes a case.
-INTAKE_ACTIONS = {Action.DISPATCH, Action.ANSWER_ON_CALL, Action.TRANSFER}
+INTAKE_ACTIONS = {
+    Action.DISPATCH,
+    Action.ANSWER_ON_CALL,
+    Action.TRANSFER,
+    Action.JOIN_INCIDENT,
+}
 
 
 def test_the_scenarios_cover_every_action():
@@ -58,10 +71,10 @@ def _payload(svc, org: Org, body: dict[str, Any], number: str) -> dict[str, Any]
     for _ in range(body.pop("_attempts", 0)):
         act(svc, org["operator"], number, Action.FOLLOW_UP_UNREACHABLE, note="未接")
         svc.clock.advance(hours=2)  # P7: attempts are spread out
-    if body.get("department_id") == "REPAIR":
-        body["department_id"] = org.departments["REPAIR"]
-    if body.get("staff_id") == "operator2":
-        body["staff_id"] = org["operator2"].id
+    if body.get("department_id") in ("REPAIR", "DISPATCH"):
+        body["department_id"] = org.departments[body["department_id"]]
+    if body.get("staff_id") in ("operator2", "crew", "crew_center"):
+        body["staff_id"] = org[body["staff_id"]].id
     if body.get("parent_case_number") == "_parent":
         body["parent_case_number"] = bring_case_to(svc, org, State.WITH_DISPATCH)
     return body

@@ -201,7 +201,7 @@ def test_each_sweep_step_moves_the_case_version_once_and_keeps_the_chain_intact(
 def test_a_stage_that_ends_in_time_is_never_escalated(svc, org, clock):
     number = _assigned_leak(svc, org, clock)
     clock.advance(minutes=10)
-    act(svc, org["crew"], number, Action.ACKNOWLEDGE)
+    act(svc, org["crew"], number, Action.ACCEPT)
     clock.advance(minutes=25)  # past the old acknowledge deadline; on site is due 09:40
     sweep(svc, check_duty=False)
     assert [e.data["stage"] for e in _sweep_events(svc, number)] == [Stage.ON_SITE]

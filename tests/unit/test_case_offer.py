@@ -47,8 +47,18 @@ def test_the_actions_offered_are_those_the_table_lets_the_role_take_by_hand(role
 def test_dispatch_assigns_and_the_crew_acknowledges_but_not_the_other_way_round():
     assert Action.ASSIGN in available_actions(Role.DISPATCHER, State.WITH_DISPATCH)
     assert Action.ASSIGN not in available_actions(Role.OPERATOR, State.WITH_DISPATCH)
-    assert Action.ACKNOWLEDGE in available_actions(Role.CREW, State.ASSIGNED)
-    assert Action.ACKNOWLEDGE not in available_actions(Role.DISPATCHER, State.ASSIGNED)
+    # two tiers: the department signs (签收) and names the worker (派工), who takes it (接单)
+    assert Action.ACCEPT in available_actions(Role.CREW, State.ASSIGNED)
+    assert Action.ACCEPT not in available_actions(Role.DISPATCHER, State.ASSIGNED)
+    assert Action.ACKNOWLEDGE not in available_actions(Role.CREW, State.ASSIGNED)
+    assert Action.ASSIGN_WORKER in available_actions(Role.CREW, State.ACCEPTED)
+    assert Action.ASSIGN_WORKER not in available_actions(Role.DISPATCHER, State.ACCEPTED)
+    assert Action.ACKNOWLEDGE in available_actions(Role.CREW, State.WORKER_ASSIGNED)
+    assert Action.ACKNOWLEDGE not in available_actions(Role.DISPATCHER, State.WORKER_ASSIGNED)
+    assert Action.ASSIGN_DIRECT in available_actions(Role.DISPATCHER, State.WITH_DISPATCH)
+    assert Action.ASSIGN_DIRECT not in available_actions(Role.CREW, State.WITH_DISPATCH)
+    assert Action.REJECT_COMPLETION in available_actions(Role.DISPATCHER, State.DONE)
+    assert Action.REJECT_COMPLETION not in available_actions(Role.CREW, State.DONE)
     assert available_actions(Role.ADMIN, State.ASSIGNED) == []
     assert Action.INCIDENT_RESOLVED not in available_actions(Role.DISPATCHER, State.MERGED)
 
@@ -117,8 +127,12 @@ def test_the_case_offer_puts_the_rules_in_view_model_fields():
 
 
 def test_a_form_asks_each_input_the_way_its_action_needs_it():
-    assert form_field(Action.ASSIGN, "staff_id").widget == "crew"
-    assert not form_field(Action.ASSIGN, "staff_id").required
+    assert "staff_id" not in ACTION_INPUTS[Action.ASSIGN]  # the department names the worker
+    assert form_field(Action.ASSIGN_WORKER, "staff_id").widget == "crew"
+    assert form_field(Action.ASSIGN_WORKER, "staff_id").required
+    assert form_field(Action.ASSIGN_DIRECT, "staff_id").widget == "crew"
+    assert form_field(Action.ASSIGN_DIRECT, "staff_id").required
+    assert form_field(Action.REJECT_COMPLETION, "reason").required
     assert form_field(Action.REASSIGN_FIRST_RESPONDER, "staff_id").widget == "person"
     assert form_field(Action.REASSIGN_FIRST_RESPONDER, "staff_id").required
     assert form_field(Action.RETURN_WORK, "reason").required

@@ -27,6 +27,7 @@ def test_the_documented_contracts_are_configured() -> None:
     contracts = _contracts()
     assert {
         "domain-pure",
+        "dispatch-domain-pure",
         "layers",
         "core-below-areas",
         "peers",

@@ -28,6 +28,7 @@ from hotline.domain.taxonomy import Category, FollowUpOutcome, Role
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 OPERATOR, DISPATCHER, CREW, SUPERVISOR = 1, 2, 3, 4
 REPAIR = 30
+CENTER = 20  # the dispatch center's own department
 ROLE_OF = {
     OPERATOR: Role.OPERATOR,
     DISPATCHER: Role.DISPATCHER,
@@ -162,7 +163,12 @@ def test_g7_returning_work_needs_a_reason_and_goes_back_to_dispatch(state):
 
 def test_g7_crew_act_only_on_their_own_departments_work():
     with pytest.raises(NotPermitted, match="department"):
-        apply(facts(State.ASSIGNED, handler_department_id=99), req(Action.ACKNOWLEDGE, CREW))
+        apply(facts(State.ASSIGNED, handler_department_id=99), req(Action.ACCEPT, CREW))
+    with pytest.raises(NotPermitted, match="department"):
+        apply(
+            facts(State.ACCEPTED, handler_department_id=99),
+            req(Action.ASSIGN_WORKER, CREW, staff_id=CREW),
+        )
 
 
 # -- F6, F11: completion and extensions --------------------------------------
@@ -294,7 +300,8 @@ def test_role_table_pure(role, action):
         action=action, actor_id=5, actor_role=role, actor_department_id=REPAIR, now=NOW
     )
     try:
-        apply(facts(state, handler_department_id=REPAIR), request)
+        # the case is with the actor's department, and named to them where a worker is named
+        apply(facts(state, handler_department_id=REPAIR, handler_staff_id=5), request)
     except NotPermitted as exc:
         assert not allowed, f"{role} refused {action}: {exc}"
         return
@@ -316,6 +323,8 @@ PAYLOADS = [
     {"outcome": "satisfied"},
     {"outcome": "dissatisfied"},
     {"staff_id": 9},
+    {"staff_id": CREW},
+    {"department_id": CENTER, "staff_id": CREW},
     {"parent_case_id": 2},
     {"note": "补充"},
 ]
@@ -324,7 +333,9 @@ PAYLOADS = [
 @settings(max_examples=500, deadline=None)
 @given(category=st.sampled_from(list(Category)), data=st.data())
 def test_invariants_hold_after_every_step(category, data):
-    f = facts(State.REGISTERED, category=category, handler_department_id=None)
+    f = facts(
+        State.REGISTERED, category=category, handler_department_id=None, dispatch_center_id=CENTER
+    )
     rules = lifecycle.Settings()
     passed_dispatch_seen = False
     reached = set()
@@ -365,9 +376,21 @@ def test_invariants_hold_after_every_step(category, data):
         # G7: returns carry a reason and land with dispatch
         if f.state == State.RETURNED and before.state != State.RETURNED:
             assert reason and action == Action.RETURN_WORK
-        # F6: done carries a result note
+        # F6: done carries a result note; a refused completion says why and clears it
         if f.state == State.DONE and before.state != State.DONE:
             assert payload.get("result_note") and payload.get("customer_rating")
+        if before.state == State.DONE and f.state == State.IN_PROGRESS:
+            assert action == Action.REJECT_COMPLETION and reason
+            assert actor in (DISPATCHER, SUPERVISOR)
+        # two tiers: the department signs and names its worker; only that worker takes it
+        if f.state == State.ACCEPTED and before.state != State.ACCEPTED:
+            assert action == Action.ACCEPT and actor == CREW and before.handler_department_id == REPAIR
+        if f.state == State.ACKNOWLEDGED and before.state == State.WORKER_ASSIGNED:
+            assert actor == before.handler_staff_id
+        if f.state == State.WORKER_ASSIGNED:
+            assert f.handler_staff_id is not None
+            if action == Action.ASSIGN_DIRECT:
+                assert f.handler_department_id == CENTER
         # F11: one extension at most
         assert f.extension_requests <= 1
         # P7: closing needs an outcome, or enough attempts and a supervisor

@@ -142,7 +142,7 @@ def test_the_clock_table_says_met_missed_overdue_or_running():
 
 
 def test_the_top_bar_links_follow_the_role():
-    assert nav_endpoints(Role.CREW) == ["homes.crew_home"]
+    assert nav_endpoints(Role.CREW) == ["crew.home"]
     assert "console.call_log" in nav_endpoints(Role.SUPERVISOR)
     assert "console.call_log" not in nav_endpoints(Role.OPERATOR)
     assert nav_endpoints(None) == [] and nav_endpoints("nobody") == []

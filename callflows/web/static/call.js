@@ -151,6 +151,17 @@
 
   // -- the caller ----------------------------------------------------------------
 
+  function incidentText(incident) {
+    var latest = incident.latest;
+    var parts = [T.incident + " " + incident.number + " · " + incident.address];
+    if (latest) {
+      if (latest.cause) { parts.push(latest.cause); }
+      if (latest.estimated_restore_at) { parts.push(T.restore + " " + latest.estimated_restore_at); }
+      if (latest.text) { parts.push(latest.text); }
+    }
+    return parts.join(" · ");
+  }
+
   function renderCaller() {
     var caller = view.caller;
     var banner = $("outage-banner");
@@ -161,7 +172,11 @@
           outage.starts_at + " – " + outage.ends_at
       }));
     });
-    banner.hidden = caller.outages.length === 0;
+    // An incident the caller's case joined, or one at their address: its latest update.
+    (caller.incidents || []).forEach(function (incident) {
+      banner.appendChild(make("p", { className: "incident", text: incidentText(incident) }));
+    });
+    banner.hidden = caller.outages.length === 0 && !(caller.incidents || []).length;
 
     var box = $("caller-customers");
     clear(box);
@@ -433,12 +448,23 @@
       var join = make("button", { type: "button", className: "join-case", text: T.join });
       join.setAttribute("data-case", item.number);
       join.addEventListener("click", function () { submit("join", { join_case_number: item.number }); });
-      similar.appendChild(make("li", {}, [
+      var parts = [
         make("strong", { text: item.number }),
         make("span", { text: " " + item.category + " · " + item.state + " · " + item.address +
           (item.promised_at ? " · " + T.promised + " " + item.promised_at : "") + " " }),
         join
-      ]));
+      ];
+      if (item.incident) {
+        // A main break: the caller gets a case of their own, joined to the incident.
+        var joinIncident = make("button", { type: "button", className: "join-incident", text: T.join_incident });
+        joinIncident.setAttribute("data-case", item.number);
+        joinIncident.addEventListener("click", function () {
+          submit("join_incident", { join_case_number: item.number });
+        });
+        parts.push(joinIncident);
+        parts.push(make("p", { className: "incident", text: incidentText(item.incident) }));
+      }
+      similar.appendChild(make("li", {}, parts));
     });
     if (!view.similar_cases.length) { similar.appendChild(make("li", { className: "empty", text: T.no_similar })); }
 
@@ -535,6 +561,8 @@
     window.hotlineSocket.on("call_ended", function (payload) {
       if (payload && payload.call_id === view.call.id) { refresh(); }
     });
+    // An incident posted an update: the caller column shows the latest one.
+    window.hotlineSocket.on("incident_update", function () { if (view.call.live) { refresh(); } });
   }
   setInterval(function () { if (view.call.live) { refresh(); } }, 10000);
 })();

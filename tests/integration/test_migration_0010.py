@@ -1,0 +1,45 @@
+"""Migration 0010 (two-tier dispatch): cases gain an optional service area (片区),
+not null (earlier cases get empty text through the server default, dropped after),
+and the revision goes down and up again, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command as alembic_command
+from sqlalchemy import inspect
+
+from hotline.cli import alembic_config, upgrade_database
+from hotline.db import make_engine
+from tests.conftest import pg_temporary_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url_at_0008(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = pg_temporary_database(request, "migration0010")
+    upgrade_database(url, "0008")
+    return url
+
+
+def _columns(url: str) -> dict[str, dict]:
+    engine = make_engine(url)
+    try:
+        return {column["name"]: column for column in inspect(engine).get_columns("cases")}
+    finally:
+        engine.dispose()
+
+
+def test_migration_0010_adds_the_area_and_takes_it_away_again(url_at_0008):
+    url = url_at_0008
+    assert "area" not in _columns(url)
+    upgrade_database(url, "0010")
+    area = _columns(url)["area"]
+    assert not area["nullable"] and area["default"] is None
+    alembic_command.downgrade(alembic_config(url), "0008")
+    assert "area" not in _columns(url)
+    upgrade_database(url, "0010")
+    assert "area" in _columns(url)
