@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -196,9 +197,18 @@ class Case(Base):
     problem: Mapped[str] = mapped_column(Text)
     need: Mapped[str] = mapped_column(Text)
     address: Mapped[str] = mapped_column(String(300))
-    #: The service area (片区) the address lies in, if the intake named it; with
-    #: the category it proposes the department (``config/routing.toml``).
+    #: The service area (片区) the address lies in: an area code of
+    #: ``config/areas.toml``, named at intake or found from the address; empty
+    #: when neither placed it. With the category it proposes the department
+    #: (``config/routing.toml``). Cases registered before area codes keep the
+    #: text their intake wrote.
     area: Mapped[str] = mapped_column(String(100), default="")
+    #: The zone of the area when the case was registered (town, outskirts,
+    #: villages; empty: unknown, held to the town's limits). With the grade it
+    #: sets the on-site limit.
+    zone: Mapped[str] = mapped_column(String(16), default="")
+    #: Severity grade (事件分级) 1, 2 or 3 of a graded category's case; None: not graded.
+    grade: Mapped[int | None] = mapped_column(SmallInteger)
     contact_name: Mapped[str] = mapped_column(String(100), default="")
     contact_phone: Mapped[str] = mapped_column(String(20))
     triage: Mapped[TriageOutcome] = mapped_column(_enum(TriageOutcome))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, fields
-from marshmallow.validate import Length
+from marshmallow.validate import Length, Regexp
 
 
 class EnvironmentFlag(fields.Field):
@@ -95,7 +95,23 @@ class RequiredSettings(Schema):
     timezone = _text()
 
 
+class MapSettings(Schema):
+    """The area map's tile server: empty, or an http(s) address with {z}, {x} and {y}."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    map_tile_url = fields.String(
+        load_default="",
+        validate=Regexp(
+            r"^$|^https?://[^/\s]+/\S*(?=\S*\{z\})(?=\S*\{x\})(?=\S*\{y\})\S*$",
+            error="expected empty or an http(s) address with {{z}}, {{x}} and {{y}}",
+        ),
+    )
+
+
 __all__ = [
+    "MapSettings",
     "RequiredSettings",
     "environment_schema",
     "environment_variable",

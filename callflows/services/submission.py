@@ -68,6 +68,10 @@ class SubmitForm:
     priority: Priority | None = None
     triage: TriageOutcome | None = None
     pipe_size_dn: int | None = None
+    #: F12: the severity grade of a leak (1 most severe); None: not graded.
+    grade: int | None = None
+    #: The service area's code; empty: found from the address.
+    area: str = ""
     customer_account: str = ""
     answer: str = ""
     target_department_id: int | None = None
@@ -218,6 +222,8 @@ def _command(
         contact_phone=fields.get("contact_phone", ""),
         triage=choice(TriageOutcome, "triage", form.triage),
         pipe_size_dn=form.pipe_size_dn,
+        grade=form.grade,
+        area=form.area,
         read_back_confirmed=read_back_confirmed,
         answer=form.answer,
         target_department_id=form.target_department_id,

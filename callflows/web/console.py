@@ -25,7 +25,7 @@ from callflows import services as calls
 from callflows.services import CallFlows
 from callflows.web.viewmodels import call_view, missed_rows, waiting_rows
 from hotline import services as case_services
-from hotline.domain.taxonomy import Category, Priority, Role, TriageOutcome
+from hotline.domain.taxonomy import Category, Grade, Priority, Role, TriageOutcome
 from hotline.services import Actor, CaseFilter, IntakeOutcome
 from hotline.web import labels
 from hotline.web.auth import roles_required
@@ -121,6 +121,8 @@ def call_page(call_id: int) -> Any:
         departments=departments,
         categories=list(Category),
         priorities=list(Priority),
+        grades=[int(g) for g in Grade],
+        areas=case_services.areas_of(wiring()).areas,
         triages=list(TriageOutcome),
         outcomes=list(IntakeOutcome),
         **common_context(),

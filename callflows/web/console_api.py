@@ -197,7 +197,9 @@ def submit(body: dict[str, Any], call_id: int) -> Any:
     ``field`` read_back, ``rule`` P4, with the ``missing`` items);
     answer_on_call needs ``answer``; transfer needs ``target_department_id``
     and ``told_caller`` (G5); join needs ``join_case_number``;
-    ``pipe_size_dn`` runs from 15 to 3000. Numbers may come as their digits
+    ``pipe_size_dn`` runs from 15 to 3000; ``grade`` (F12) is 1, 2 or 3, and
+    only for a graded category (a leak); ``area`` is a code of
+    ``config/areas.toml`` (left empty, the address's area). Numbers may come as their digits
     in text, and an empty text means none.
     """
     actor = _taker()
@@ -210,6 +212,8 @@ def submit(body: dict[str, Any], call_id: int) -> Any:
         priority=body["priority"],
         triage=body["triage"],
         pipe_size_dn=body["pipe_size_dn"],
+        grade=body["grade"],
+        area=(body["area"] or "").strip(),
         customer_account=body["customer_account"] or "",
         answer=body["answer"] or "",
         target_department_id=body["target_department_id"],

@@ -149,6 +149,12 @@ class SubmitSchema(_Object):
     priority = Choice(Priority)
     triage = Choice(TriageOutcome)
     pipe_size_dn = Whole(minimum=15, maximum=3000)
+    grade = Whole(
+        minimum=1,
+        maximum=3,
+        metadata={"description": "F12: severity grade 1, 2 or 3 of a leak; empty for none"},
+    )
+    area = _text(100)
     customer_account = _text(32)
     answer = _text()
     target_department_id = Whole()

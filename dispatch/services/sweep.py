@@ -231,6 +231,8 @@ class _Head:
     category: str
     priority: str
     pipe_size_dn: int | None
+    grade: int | None
+    zone: str
     handler_department_id: int | None
     handler_staff_id: int | None
     first_responder_id: int | None

@@ -12,7 +12,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Bind the dispatch center's pages to ``app``."""
-    from dispatch.web import board, crew, duty, figures, outages
+    from dispatch.web import area_map, board, crew, duty, figures, outages
 
     app.register_blueprint(board.bp)
     app.register_blueprint(duty.bp)
@@ -22,3 +22,4 @@ def init_app(app: Flask) -> None:
 
     supervision.init_app(app)
     app.register_blueprint(figures.bp)  # 统计报表 (supervisor figures)
+    area_map.init_app(app)  # 片区地图 (the area map; its outlines checked at start)

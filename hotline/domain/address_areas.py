@@ -18,7 +18,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from hotline.domain.strict_schema import Items, StrictTable, first_error, read_toml
+from hotline.domain.strict_schema import Items, Member, StrictTable, first_error, read_toml
+from hotline.domain.taxonomy import Zone
 
 #: How long a code may be (the customers' ``area`` column).
 MAX_CODE = 32
@@ -40,6 +41,9 @@ class Area:
     name_zh: str
     name_en: str
     keywords: tuple[str, ...]
+    #: How far out the area lies; it sets, with a case's grade, the on-site limit.
+    #: None (not given): the town's limits, the strictest.
+    zone: Zone | None = None
 
 
 class _AreaSchema(StrictTable):
@@ -57,6 +61,7 @@ class _AreaSchema(StrictTable):
         required=True,
         validate=validate.Length(min=1, error="list at least one keyword"),
     )
+    zone = Member(Zone, "zone", load_default=None)
 
 
 class _FileSchema(StrictTable):
@@ -90,6 +95,7 @@ class AreaMap:
                 raw["name_zh"].strip(),
                 raw["name_en"].strip(),
                 tuple(k.strip() for k in raw["keywords"]),
+                raw["zone"],
             )
             if not all(area.keywords) or not area.name_zh or not area.name_en:
                 raise AreaFileError(f"areas[{index}]: names and keywords may not be blank")
@@ -125,6 +131,11 @@ class AreaMap:
             if any(keyword in address for keyword in area.keywords):
                 return area
         return None
+
+    def zone_of(self, code: str) -> Zone | None:
+        """The zone of the area ``code`` names; None: no such area, or it gives none."""
+        area = self._by_name.get(_folded(code)) if code.strip() else None
+        return area.zone if area else None
 
     def code_of(self, named: str, address: str) -> str:
         """The area code a customer gets: the named area, else the address's, else ""."""

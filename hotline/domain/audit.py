@@ -170,7 +170,9 @@ ROW_FIELDS: dict[str, tuple[str, ...]] = {
 }
 #: v2 adds the case's service area (片区), which routes it.
 ROW_FIELDS["v2"] = (*ROW_FIELDS["v1"], "area")
-ROW_DIGEST_VERSION = "v2"
+#: v3 adds the severity grade and the area's zone, which set the on-site limit.
+ROW_FIELDS["v3"] = (*ROW_FIELDS["v2"], "grade", "zone")
+ROW_DIGEST_VERSION = "v3"
 
 #: Columns left out, and why: the number is drawn after the row's last write
 #: at intake (it is covered by the gapless numbering and the anchors);

@@ -290,6 +290,8 @@ class StagePolicy(Protocol):
         stage: Stage | str,
         *,
         pipe_size_dn: int | None = None,
+        grade: int | None = None,
+        zone: str | None = None,
     ) -> Limit | None: ...
 
     def warn_at(self, start: datetime, due: datetime) -> datetime: ...
@@ -301,15 +303,23 @@ class CaseTerms(Protocol):
     category: str
     priority: str
     pipe_size_dn: int | None
+    grade: int | None
+    zone: str
     state: str
     due_at: datetime | None
     promised_at: datetime | None
 
 
 def limit_of(policy: StagePolicy, case: CaseTerms, stage: Stage) -> Limit | None:
-    """The policy's limit for ``stage`` of ``case`` (category, priority, pipe size)."""
+    """The policy's limit for ``stage`` of ``case`` (category, priority, pipe size,
+    severity grade and the zone of its area)."""
     return policy.limit_for(
-        Category(case.category), Priority(case.priority), stage, pipe_size_dn=case.pipe_size_dn
+        Category(case.category),
+        Priority(case.priority),
+        stage,
+        pipe_size_dn=case.pipe_size_dn,
+        grade=case.grade,
+        zone=case.zone or None,
     )
 
 

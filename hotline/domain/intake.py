@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from hotline.domain.errors import Invalid
 from hotline.domain.lifecycle import Action, State
-from hotline.domain.taxonomy import Category, Channel, Priority, TriageOutcome
+from hotline.domain.taxonomy import Category, Channel, Grade, Priority, TriageOutcome
 
 
 class IntakeOutcome(StrEnum):
@@ -58,8 +58,12 @@ class IntakeCommand:
     problem: str = ""
     need: str = ""
     address: str = ""
-    #: The service area (片区) of the address, when known: routes the case.
+    #: The service area (片区) of the address: a code (or name) of
+    #: ``config/areas.toml``; empty: found from the address. Routes the case.
     area: str = ""
+    #: Severity grade (事件分级) 1, 2 or 3, for a graded category (a leak):
+    #: with the area's zone it sets the on-site limit. None: not graded yet.
+    grade: int | None = None
     contact_name: str = ""
     contact_phone: str = ""
     triage: TriageOutcome | None = None
@@ -122,3 +126,7 @@ def check_intake(cmd: IntakeCommand) -> None:
         )
     if cmd.pipe_size_dn is not None and not 15 <= cmd.pipe_size_dn <= 3000:
         raise Invalid("'pipe_size_dn' must be between 15 and 3000", "pipe_size_dn")
+    if cmd.grade is not None and (
+        isinstance(cmd.grade, bool) or cmd.grade not in {g.value for g in Grade}
+    ):
+        raise Invalid("'grade' must be 1, 2 or 3", "grade", "F12")

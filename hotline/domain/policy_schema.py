@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, time
+from itertools import pairwise
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -29,8 +30,8 @@ from hotline.domain.strict_schema import (
     Whole,
     first_error,
 )
-from hotline.domain.taxonomy import Category, Priority, Stage
-from hotline.domain.timelimits import Limit, PipeSizeBand, PolicyEntry, PolicyError
+from hotline.domain.taxonomy import Category, Grade, Priority, Stage, Zone
+from hotline.domain.timelimits import GradeTable, Limit, PipeSizeBand, PolicyEntry, PolicyError
 from hotline.domain.workcalendar import DEFAULT_CLOSES, DEFAULT_OPENS, ClockKind, WorkCalendar
 
 # -- values -------------------------------------------------------------------------
@@ -97,6 +98,21 @@ class Year(fields.Field):
 
 
 _SOURCE_HINT = "expected text naming where the limit comes from"
+
+
+class GradeKey(fields.Field):
+    """A severity grade written as a table key: ``"1"``, ``"2"`` or ``"3"``."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {
+        "invalid": "unknown grade {input!r}; expected one of {choices}"
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Grade:
+        try:
+            return Grade(int(value))
+        except (TypeError, ValueError):
+            choices = ", ".join(str(g.value) for g in Grade)
+            raise self.make_error("invalid", input=value, choices=choices) from None
 
 
 def _stages(entry: type[StrictTable], **kwargs: Any) -> Table:
@@ -203,6 +219,57 @@ class PrioritySchema(StrictTable):
     stages = _stages(LimitSchema, load_default=dict)
 
 
+class ZoneLimitsSchema(StrictTable):
+    """``grades.on_site.<grade>``: the grade's on-site limit in each zone, and its source."""
+
+    town = Duration(required=True)
+    outskirts = Duration(required=True)
+    villages = Duration(required=True)
+    source = fields.String(
+        required=True,
+        validate=Regexp(r"\s*\S", error=_SOURCE_HINT),
+        error_messages={"invalid": _SOURCE_HINT},
+    )
+
+    @post_load
+    def _limits(self, data: dict[str, Any], **kwargs: Any) -> dict[Zone, Limit]:
+        source = data["source"].strip()
+        return {zone: replace(data[str(zone)], source=source) for zone in Zone}
+
+
+class GradesSchema(StrictTable):
+    """``[grades]``: the graded categories and each grade's on-site limits by zone."""
+
+    categories = Items(Member(Category, "category"), load_default=list)
+    on_site = Table(keys=GradeKey(), values=fields.Nested(ZoneLimitsSchema), load_default=dict)
+
+    @validates_schema
+    def _complete_and_ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        table: dict[Grade, dict[Zone, Limit]] = data["on_site"]
+        if data["categories"]:
+            for grade in Grade:
+                if grade not in table:
+                    problem = (
+                        "missing; every grade needs its on-site limits when categories are graded"
+                    )
+                    raise ValidationError({"on_site": {str(grade.value): [problem]}})
+        grades = sorted(table)
+        for zone in Zone:
+            for severe, lesser in pairwise(grades):
+                if _longer(table[severe][zone], table[lesser][zone]):
+                    problem = (
+                        f"longer than grade {lesser.value}'s {table[lesser][zone].text}; "
+                        "a more severe grade never gets more time"
+                    )
+                    where = {str(severe.value): {str(zone): [problem]}}
+                    raise ValidationError({"on_site": where})
+
+
+def _longer(one: Limit, other: Limit) -> bool:
+    # Only two around-the-clock durations compare without knowing the start.
+    return one.duration is not None and other.duration is not None and one.duration > other.duration
+
+
 class CalendarSchema(StrictTable):
     """``[calendar]``: business hours and local changes to the national calendar."""
 
@@ -240,6 +307,7 @@ class PolicySchema(StrictTable):
     follow_up_unreachable_attempts = Whole(minimum=1, required=True)
     follow_up_attempt_gap_minutes = Whole(minimum=0, load_default=120)
     calendar = Section(CalendarSchema)
+    grades = Section(GradesSchema)
     priorities = _by_priority(PrioritySchema, load_default=dict)
     categories = Table(
         keys=Member(Category, "category"), values=fields.Nested(CategorySchema), required=True
@@ -262,6 +330,13 @@ class PolicySchema(StrictTable):
                 f"missing; every category needs at least one stage (missing: {', '.join(absent)})"
             )
             raise ValidationError({"categories": {absent[0]: [problem]}})
+        for index, category in enumerate(data["grades"]["categories"]):
+            if Stage.ON_SITE not in data["categories"][category]["stages"]:
+                problem = (
+                    f"category '{category}' has no on_site stage; only a category with "
+                    "an on-site limit can be graded"
+                )
+                raise ValidationError({"grades": {"categories": {index: [problem]}}})
 
 
 # -- pipe-size bands ------------------------------------------------------------------
@@ -359,6 +434,9 @@ def read_policy(data: Any, tz: ZoneInfo) -> dict[str, Any]:
         "extension_max_working_days": loaded["extension_max_working_days"],
         "follow_up_unreachable_attempts": loaded["follow_up_unreachable_attempts"],
         "follow_up_attempt_gap_minutes": loaded["follow_up_attempt_gap_minutes"],
+        "grades": GradeTable(
+            frozenset(loaded["grades"]["categories"]), dict(loaded["grades"]["on_site"])
+        ),
     }
 
 

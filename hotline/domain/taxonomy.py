@@ -1,13 +1,14 @@
 """The hotline's shared vocabulary: the kinds of things a case can be.
 
-Pure Python (no Flask, no database). Every enum is a ``StrEnum`` so values are
-stored and sent as their readable names. Chinese terms of the trade stand in the
+Pure Python (no Flask, no database). Every enum but :class:`Grade` (a number,
+1 the most severe) is a ``StrEnum`` so values are stored and sent as their
+readable names. Chinese terms of the trade stand in the
 comments beside each member so both readers find them.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class Role(StrEnum):
@@ -51,6 +52,22 @@ class Priority(StrEnum):
     EMERGENCY = "emergency"  # 紧急
     HIGH = "high"  # 加急
     NORMAL = "normal"  # 一般
+
+
+class Grade(IntEnum):
+    """Severity grade (事件分级) of a field case: with its area's zone, it sets the on-site limit."""
+
+    ONE = 1  # 一级: a burst or a break that cuts or floods a wide area
+    TWO = 2  # 二级: a leak on a main or a service pipe
+    THREE = 3  # 三级: seepage, a dripping fitting, no danger
+
+
+class Zone(StrEnum):
+    """How far out a service area lies (``zone`` of ``config/areas.toml``)."""
+
+    TOWN = "town"  # 城区
+    OUTSKIRTS = "outskirts"  # 城郊
+    VILLAGES = "villages"  # 乡镇/农村
 
 
 class Stage(StrEnum):

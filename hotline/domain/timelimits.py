@@ -18,7 +18,10 @@ Which limit applies, most specific first:
 3. ``categories.<category>.stages.<stage>``: the category's own limit. When the
    priority sets ``clock = "around_the_clock"``, a working-days limit inherited
    this way is counted around the clock instead (a working day becomes 24
-   hours, a working hour one hour), so holidays do not stop it.
+   hours, a working hour one hour), so holidays do not stop it. For the on-site
+   stage of a graded category (``[grades]``) whose case has a grade, the
+   limit of that grade in the zone of the case's area stands in for the
+   category's own.
 
 A limit counts from the moment its stage starts; the caller passes that moment
 to :meth:`TimeLimitPolicy.due_at`.
@@ -30,14 +33,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hotline.domain.taxonomy import Category, Priority, Stage
+from hotline.domain.taxonomy import Category, Grade, Priority, Stage, Zone
 from hotline.domain.workcalendar import (
     SHANGHAI,
     ClockKind,
@@ -284,6 +287,27 @@ class PolicyEntry:
         return self.limit
 
 
+@dataclass(frozen=True)
+class GradeTable:
+    """Severity grades (事件分级): the on-site limit of each grade in each zone.
+
+    ``categories`` are the categories whose cases carry a grade; ``on_site``
+    gives, per grade, the limit in each :class:`Zone`. An area with no zone is
+    held to the town's limit, the strictest.
+    """
+
+    categories: frozenset[Category] = frozenset()
+    on_site: Mapping[Grade, Mapping[Zone, Limit]] = field(default_factory=dict)
+
+    def grades(self, category: Category | str) -> bool:
+        """Whether cases of ``category`` carry a grade."""
+        return Category(category) in self.categories
+
+    def limit(self, grade: Grade | int, zone: Zone | str | None) -> Limit:
+        """The on-site limit of ``grade`` in ``zone`` (None: the town's)."""
+        return self.on_site[Grade(grade)][Zone(zone) if zone else Zone.TOWN]
+
+
 class TimeLimitPolicy:
     """The utility's time limits, as loaded and validated from the policy file.
 
@@ -306,6 +330,7 @@ class TimeLimitPolicy:
         extension_max_working_days: int,
         follow_up_unreachable_attempts: int,
         follow_up_attempt_gap_minutes: int = 120,
+        grades: GradeTable | None = None,
         source_path: Path | None = None,
     ) -> None:
         self._categories = {c: dict(s) for c, s in categories.items()}
@@ -319,6 +344,7 @@ class TimeLimitPolicy:
         self.extension_max_working_days = extension_max_working_days
         self.follow_up_unreachable_attempts = follow_up_unreachable_attempts
         self.follow_up_attempt_gap_minutes = follow_up_attempt_gap_minutes
+        self.grades = grades or GradeTable()
         self.source_path = source_path
 
     def __repr__(self) -> str:
@@ -388,16 +414,22 @@ class TimeLimitPolicy:
         stage: Stage | str,
         *,
         pipe_size_dn: int | None = None,
+        grade: Grade | int | None = None,
+        zone: Zone | str | None = None,
     ) -> Limit | None:
         """The limit for ``stage`` of a case, or ``None`` if the stage has none.
 
         ``pipe_size_dn`` (nominal pipe size, e.g. 300 for DN300) picks a
         pipe-size band where the entry has bands; unknown (``None``) takes the
-        entry's own limit. See the module docstring for which entry wins.
-        Raises :class:`ValueError` for an unknown category, priority or stage
-        or a pipe size that is not a positive whole number.
+        entry's own limit. ``grade`` and the ``zone`` of the case's area pick
+        the on-site limit of a graded category (``[grades]``) in place of the
+        category's own; an unknown grade keeps the category's own, an unknown
+        zone takes the town's. See the module docstring for which entry wins.
+        Raises :class:`ValueError` for an unknown category, priority, stage,
+        grade or zone or a pipe size that is not a positive whole number.
         """
         category, priority, stage = Category(category), Priority(priority), Stage(stage)
+        grade = Grade(grade) if grade is not None else None
         if pipe_size_dn is not None and (
             isinstance(pipe_size_dn, bool) or not isinstance(pipe_size_dn, int) or pipe_size_dn <= 0
         ):
@@ -409,6 +441,8 @@ class TimeLimitPolicy:
         if entry is None:
             return None
         own = entry.resolve(pipe_size_dn)
+        if stage is Stage.ON_SITE and grade is not None and self.grades.grades(category):
+            own = self.grades.limit(grade, zone)
         wide = self._priority_stages.get(priority, {}).get(stage)
         if wide is not None and not _as_short(own, wide):
             return wide
@@ -424,6 +458,8 @@ class TimeLimitPolicy:
         stage: Stage | str,
         *,
         pipe_size_dn: int | None = None,
+        grade: Grade | int | None = None,
+        zone: Zone | str | None = None,
     ) -> datetime | None:
         """When ``stage`` is due if it started at ``start``; ``None`` if it has no limit.
 
@@ -431,7 +467,9 @@ class TimeLimitPolicy:
         :class:`ValueError` for a naive ``start`` and as :meth:`limit_for`.
         """
         require_aware(start, "start")
-        limit = self.limit_for(category, priority, stage, pipe_size_dn=pipe_size_dn)
+        limit = self.limit_for(
+            category, priority, stage, pipe_size_dn=pipe_size_dn, grade=grade, zone=zone
+        )
         if limit is None:
             return None
         return deadline(start, limit, self.calendar)
@@ -474,6 +512,7 @@ __all__ = [
     "POLICY_PATH_ENV",
     "SHIPPED_POLICY_PATH",
     "ClockKind",
+    "GradeTable",
     "Limit",
     "PipeSizeBand",
     "PolicyEntry",

@@ -45,7 +45,7 @@ from hotline.services.bookings import (
     record_no_show,
     reschedule_appointment,
 )
-from hotline.services.contacts import intake
+from hotline.services.contacts import areas_of, intake
 from hotline.services.context import (
     STAFF_TEXT_KEYS,
     DeadlinePolicy,
@@ -91,6 +91,7 @@ __all__ = [
     "TextChecker",
     "WorkingDays",
     "appointments",
+    "areas_of",
     "audit",
     "book_appointment",
     "can_view",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hotline.domain import lifecycle
+from hotline.domain.address_areas import AreaMap, UnknownArea
 from hotline.domain.errors import Forbidden, Invalid, NotFound
 from hotline.domain.intake import (
     CASE_OUTCOMES,
@@ -35,6 +36,7 @@ from hotline.services.access import Actor, find_department, lock_case
 from hotline.services.actions import transition
 from hotline.services.audit import append_event
 from hotline.services.context import Services, check_text, publish_change
+from hotline.services.customers import shipped_areas
 from hotline.services.numbering import assign_case_number, placeholder_number
 
 
@@ -62,6 +64,38 @@ def _match_customer(session: Session, cmd: IntakeCommand, number: str | None) ->
     return None
 
 
+def areas_of(svc: Services | None) -> AreaMap:
+    """The service areas the services were given, else the shipped ``config/areas.toml``."""
+    areas = getattr(svc, "areas", None)
+    return areas if isinstance(areas, AreaMap) else shipped_areas()
+
+
+def _place(svc: Services, cmd: IntakeCommand) -> tuple[str, str]:
+    """The case's area code and its zone: the area the intake names, else the
+    one the address lies in; ``("", "")`` when neither places it. An area the
+    file does not list is refused naming ``area``."""
+    areas = areas_of(svc)
+    try:
+        area = areas.named(cmd.area) if cmd.area.strip() else areas.for_address(cmd.address)
+    except UnknownArea as exc:
+        raise Invalid(str(exc), "area") from None
+    if area is None:
+        return "", ""
+    return area.code, str(area.zone or "")
+
+
+def _check_grade(svc: Services, cmd: IntakeCommand) -> None:
+    """F12: a grade only for a category the policy grades (``[grades]``)."""
+    grades = getattr(svc.policy, "grades", None)
+    if cmd.grade is None or grades is None or cmd.category is None:
+        return
+    if not grades.grades(cmd.category):
+        graded = ", ".join(sorted(str(c) for c in grades.categories)) or "none"
+        raise Invalid(
+            f"category '{cmd.category}' has no severity grade (graded: {graded})", "grade", "F12"
+        )
+
+
 def _promised_time(svc: Services, case: Case, now: datetime) -> datetime | None:
     """F11: the time limit the caller is told: when the matter will be resolved."""
     return deadlines.promised_time(cast(deadlines.StagePolicy, svc.policy), case, now)
@@ -81,6 +115,8 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
     caller = _phone(svc, cmd.caller_number, "caller_number") if cmd.caller_number.strip() else None
     if cmd.outcome in CASE_OUTCOMES:
         check_intake(cmd)
+        _check_grade(svc, cmd)
+        area, zone = _place(svc, cmd)
     contact_phone = (
         _phone(svc, cmd.contact_phone, "contact_phone") if cmd.contact_phone.strip() else ""
     )
@@ -153,7 +189,9 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             problem=cmd.problem.strip(),
             need=cmd.need.strip(),
             address=cmd.address.strip(),
-            area=cmd.area.strip(),
+            area=area,
+            zone=zone,
+            grade=cmd.grade,
             contact_name=cmd.contact_name.strip() or cmd.caller_name.strip(),
             contact_phone=contact_phone,
             triage=cmd.triage,
@@ -184,7 +222,9 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
                 "first_responder_id": actor.id,
                 "read_back_confirmed": cmd.read_back_confirmed,
                 "repeats": repeats or None,
-                **({"area": cmd.area.strip()} if cmd.area.strip() else {}),
+                **({"area": area} if area else {}),
+                **({"zone": zone} if zone else {}),
+                **({"grade": cmd.grade} if cmd.grade is not None else {}),
             },
         )
         data = {

@@ -116,7 +116,15 @@ class CaseSchema(Schema):
     problem = fields.String()
     need = fields.String()
     address = fields.String()
-    area = fields.String(metadata={"description": "the service area (片区); routes the case"})
+    area = fields.String(
+        metadata={
+            "description": "the service area's code (片区, config/areas.toml); routes the case"
+        }
+    )
+    zone = fields.String(metadata={"description": "the area's zone: town, outskirts, villages"})
+    grade = fields.Integer(
+        allow_none=True, metadata={"description": "F12: severity grade 1, 2 or 3; none: not graded"}
+    )
     contact_name = fields.String()
     contact_phone = fields.String()
     triage = fields.String()

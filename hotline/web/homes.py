@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 
 from hotline import services
 from hotline.domain.lifecycle import State
-from hotline.domain.taxonomy import Category, Channel, Priority, Role, TriageOutcome
+from hotline.domain.taxonomy import Category, Channel, Grade, Priority, Role, TriageOutcome
 from hotline.services import CaseFilter, IntakeCommand, IntakeOutcome, ServiceError
 from hotline.services import promises as promise_service
 from hotline.web import viewmodels
@@ -51,6 +51,8 @@ def _intake_choices() -> dict[str, Any]:
         "channels": list(Channel),
         "categories": list(Category),
         "priorities": list(Priority),
+        "grades": [int(g) for g in Grade],
+        "areas": services.areas_of(wiring()).areas,
         "triages": list(TriageOutcome),
         "outcomes": list(IntakeOutcome),
     }

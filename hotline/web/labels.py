@@ -114,6 +114,12 @@ PRIORITY = {
     Priority.NORMAL: _l("一般"),
 }
 
+#: F12: severity grades (事件分级), by number.
+GRADE = {1: _l("一级"), 2: _l("二级"), 3: _l("三级")}
+
+#: The zones of the service areas (``config/areas.toml``).
+ZONE = {"town": _l("城区"), "outskirts": _l("城郊"), "villages": _l("乡镇/农村")}
+
 CHANNEL = {
     Channel.PHONE: _l("电话"),
     Channel.COUNTER: _l("窗口"),
@@ -289,6 +295,8 @@ _VALUE_TABLES = {
     "contact_channel": CHANNEL,
     "category": CATEGORY,
     "priority": PRIORITY,
+    "grade": GRADE,
+    "zone": ZONE,
     "triage": TRIAGE,
     "outcome": FOLLOW_UP,
     "kind": SUPERVISION_KIND,

@@ -49,8 +49,22 @@ class IntakeSchema(InputSchema):
     address = fields.String(validate=validate.Length(max=300), **_text)
     area = fields.String(
         validate=validate.Length(max=100),
-        metadata={"description": "the service area (片区) of the address; routes the case"},
+        metadata={
+            "description": "the service area (片区): a code of config/areas.toml (or its name); "
+            "left out, the area the address lies in. Routes the case; its zone sets, with "
+            "the grade, the on-site limit"
+        },
         **_text,
+    )
+    grade = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.OneOf([1, 2, 3], error="must be 1, 2 or 3"),
+        metadata={
+            "description": "F12: severity grade (事件分级) 1, 2 or 3 of a graded category "
+            "(a leak); with the area's zone it sets the on-site limit"
+        },
     )
     contact_name = fields.String(validate=validate.Length(max=100), **_text)
     contact_phone = fields.String(validate=validate.Length(max=40), **_text)

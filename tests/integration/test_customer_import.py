@@ -15,12 +15,10 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from hotline.cli import main
-from hotline.domain.taxonomy import Role
 from hotline.models import Customer, CustomerPhone
 from hotline.services import Services
 from hotline.services.customers import ImportFileError, import_customers, import_file
 from hotline.web.api_customers import MAX_ROWS
-from hotline.web.auth import create_staff, issue_token
 from tests.conftest import FakeClock
 
 HEADER = ["户号", "户名", "地址", "电话", "水表号", "欠费金额", "欠费起始日期", "片区"]
@@ -347,17 +345,9 @@ def test_the_command_refuses_a_file_it_cannot_read_in_one_line(
 
 
 @pytest.fixture
-def billing_token(app: Any, app_org: Any) -> str:
-    svc = app.extensions["hotline"]
-    with svc.sessions() as session:
-        staff = create_staff(
-            session, username="billing", password="correct-horse", role=Role.BILLING,
-            now=svc.now(),
-        )  # fmt: skip
-        session.flush()
-        token = issue_token(session, staff, "billing system", now=svc.now())
-        session.commit()
-    return token
+def billing_token(app_org: Any) -> str:
+    """The billing system's API token (the seeded organisation's billing account)."""
+    return app_org.tokens["billing"]
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -423,6 +423,8 @@
       priority: formValue("priority"),
       triage: formValue("triage"),
       pipe_size_dn: formValue("pipe_size_dn"),
+      grade: formValue("grade"),
+      area: formValue("area"),
       customer_account: formValue("customer_account"),
       answer: formValue("answer"),
       target_department_id: formValue("target_department_id"),
