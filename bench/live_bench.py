@@ -4,8 +4,11 @@ N python-socketio clients, each logged in as a dispatcher with the cookie of a
 real login, play open dispatch boards. An operator's intakes (``POST
 /api/contacts``, a phone contact for dispatch) change cases one after another;
 each server stamps the time of the commit into the event it publishes. Each
-board, on the ``case`` event, fetches the case's card (``GET
-/dispatch/cards/<number>``) as the page does, and the bench records:
+board, on the ``case`` event, takes the case's card from the event as the page
+does (the dispatch room's event carries it, rendered once after the commit),
+or fetches it (``GET /dispatch/cards/<number>``) when the event has none or
+with ``--fetch-cards`` (every board fetching, as boards did before the event
+carried the card), and the bench records:
 
 * **event**: commit to the event arriving at the board;
 * **screen**: commit to the board holding the new card (the row it puts in place);
@@ -227,6 +230,8 @@ class Measured:
     missed: int = 0
     twice: int = 0
     card_errors: int = 0
+    carried: int = 0  # cards taken from the event
+    fetched: int = 0  # cards fetched
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -241,10 +246,17 @@ class Boards:
     """N open dispatch boards: Socket.IO connections and, per event, one card fetch."""
 
     def __init__(
-        self, live_url: str, web_url: str, cookie: str, count: int, cards: bool = True
+        self,
+        live_url: str,
+        web_url: str,
+        cookie: str,
+        count: int,
+        cards: bool = True,
+        fetch: bool = False,
     ) -> None:
         self.live_url = live_url
         self.cards = cards
+        self.fetch = fetch  # fetch the card even when the event carries it
         self.web_url = web_url
         self.cookie = cookie
         self.count = count
@@ -304,11 +316,26 @@ class Boards:
             if not self.cards:
                 self._shown(number)
                 return
+            card = payload.get("card")
+            if card is not None and not self.fetch:
+                self._take_card(number, card, payload.get("committed_at"))
+                return
             task = asyncio.create_task(self._fetch_card(number, payload.get("committed_at")))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
         return on_case
+
+    def _take_card(self, number: str, card: Any, committed_at: float | None) -> None:
+        """The card as the page takes it from the event: the page language's rendering."""
+        ok = card.get("case") == number and bool((card.get("html") or {}).get("zh-CN"))
+        if self.run is not None:
+            if ok and committed_at is not None:
+                self.run.screen.append(time.time() - committed_at)
+                self.run.carried += 1
+            elif not ok:
+                self.run.card_errors += 1
+        self._shown(number)
 
     async def _fetch_card(self, number: str, committed_at: float | None) -> None:
         try:
@@ -320,6 +347,7 @@ class Boards:
         if self.run is not None:
             if ok and committed_at is not None:
                 self.run.screen.append(time.time() - committed_at)
+                self.run.fetched += 1
             elif not ok:
                 self.run.card_errors += 1
         self._shown(number)
@@ -392,9 +420,10 @@ async def measure(
     clients: int,
     changes: int,
     cards: bool = True,
+    fetch: bool = False,
 ) -> Measured:
     cookie = await log_in(web_url)
-    boards = Boards(live_url, web_url, cookie, clients, cards)
+    boards = Boards(live_url, web_url, cookie, clients, cards, fetch)
     run = Measured(layout, clients, changes)
     try:
         await boards.start()
@@ -485,7 +514,14 @@ def run_layouts(
         runs.append(
             asyncio.run(
                 measure(
-                    "one process", one.url, one.url, token, args.clients, args.changes, args.cards
+                    "one process",
+                    one.url,
+                    one.url,
+                    token,
+                    args.clients,
+                    args.changes,
+                    args.cards,
+                    args.fetch,
                 )
             )
         )
@@ -502,6 +538,7 @@ def run_layouts(
                     args.clients,
                     args.changes,
                     args.cards,
+                    args.fetch,
                 )
             )
         )
@@ -535,8 +572,8 @@ def report(run: Measured) -> None:
     )
     if run.screen:
         print(
-            f"  screen  {spread(run.screen)}  ({len(run.screen)}/{samples} cards; "
-            f"errors {run.card_errors})"
+            f"  screen  {spread(run.screen)}  ({len(run.screen)}/{samples} cards: "
+            f"{run.carried} with the event, {run.fetched} fetched; errors {run.card_errors})"
         )
     else:
         print("  screen  (no card fetched: --no-cards)")
@@ -561,6 +598,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="cards",
         action="store_false",
         help="boards only receive the event (no card fetch): the fan-out alone",
+    )
+    parser.add_argument(
+        "--fetch-cards",
+        dest="fetch",
+        action="store_true",
+        help="every board fetches the card even when the event carries it (as boards used to)",
     )
     parser.add_argument(
         "--smoke", action="store_true", help="20 boards, 5 changes, 1 web process (a quick check)"
@@ -592,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "event: commit -> event at the board; screen: commit -> the board holds the new card "
-        "(GET /dispatch/cards/<n>); intake: the operator's POST /api/contacts"
+        "(from the event, or GET /dispatch/cards/<n>); intake: the operator's POST /api/contacts"
     )
     if "redis" in layouts and redis_version is None:
         print(f"through Redis: skipped, {args.redis} does not answer")

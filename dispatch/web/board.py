@@ -5,8 +5,11 @@ Built to be watched all shift and to run on a wall screen (``?wall=1`` or
 a case is :mod:`dispatch.domain.board`'s; the cards' countdowns are the
 stage clocks' as the sweep reads them (:mod:`hotline.web.viewmodels`).
 
-Live: ``board.js`` hears each case change (``dispatch.web.live``), fetches
-the case's card and column from :func:`card` and moves the card; the side
+Live: ``board.js`` hears each case change (``dispatch.web.live``) with the
+case's card and column in it (:func:`live_card`, rendered once per change
+after the commit, in both languages) and moves the card; without one (an
+event that could not carry it, the drawer's own changes) it fetches them
+from :func:`card`. The side
 panel is fetched again from :func:`panel`. Opening a card fetches
 :func:`detail`: the history, the caller, the reason a pending decision
 was asked with and the actions this role may take, which post to the case
@@ -19,18 +22,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, Flask, jsonify, render_template, request
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from dispatch.domain.board import COLUMNS, column_of
 from dispatch.services import board as board_service
+from dispatch.services.supervision import open_orders_by_case
 from hotline import services
 from hotline.domain import actions as case_actions
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import FollowUpOutcome, Role
-from hotline.services import CaseFilter, NotFound, get_case
+from hotline.services import CaseFilter, NotFound, case_by_number, get_case
 from hotline.web import labels, viewmodels
 from hotline.web.auth import roles_required
+from hotline.web.i18n import LANGUAGES
 from hotline.web.pages import actor, case_rows, common, departments, staff_list
 from hotline.web.session import db_session, fresh_db_session, wiring
 
@@ -96,10 +102,12 @@ def age_parts(since: datetime, now: datetime) -> dict[str, int]:
 
 
 def _card_context(session: Any, cases: list[Any], now: datetime) -> dict[str, Any]:
-    """What the cards of ``cases`` show besides the case: countdowns and unseen marks."""
+    """What the cards of ``cases`` show besides the case: countdowns, unseen marks
+    and open supervision orders (督办) by case id."""
     return {
         "rows": case_rows(session, cases, now),
         "unseen": board_service.unseen_marks(session, cases),
+        "orders": open_orders_by_case(session, [case.id for case in cases], now),
     }
 
 
@@ -192,17 +200,7 @@ def card(number: str) -> Any:
         response.status_code = 404
     else:
         column = column_of(case.state)
-        html = ""
-        if column is not None:
-            now = wiring().now()
-            context = _card_context(session, [case], now)
-            html = render_template(
-                "dispatch/_card.html",
-                row=context["rows"][0],
-                unseen=context["unseen"],
-                now=now,
-                **_template_tools(),
-            )
+        html = _render_card(session, case) if column is not None else ""
         response = jsonify(
             case=case.number,
             version=case.version,
@@ -213,6 +211,52 @@ def card(number: str) -> Any:
         )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _render_card(session: Any, case: Any) -> str:
+    """One case's card, in the current language."""
+    now = wiring().now()
+    context = _card_context(session, [case], now)
+    return render_template(
+        "dispatch/_card.html",
+        row=context["rows"][0],
+        unseen=context["unseen"],
+        orders=context["orders"],
+        now=now,
+        **_template_tools(),
+    )
+
+
+def _lang_tag(locale: str) -> str:
+    """The page's ``<html lang>`` for a locale: ``zh_CN`` -> ``zh-CN``."""
+    return locale.replace("_", "-")
+
+
+def live_card(app: Flask, number: str) -> dict[str, Any]:
+    """Case ``number``'s card for the dispatch room's live event: what :func:`card`
+    answers, with ``html`` by page language (``{"zh-CN": ..., "en": ...}``).
+
+    Run by the emitter thread once per change, after the commit: one read of
+    the case, one of the columns' sizes, one rendering per language. Everyone
+    in the dispatch room may see every case.
+    """
+    with app.test_request_context("/dispatch"):
+        session = db_session()
+        case = case_by_number(session, number)
+        column = column_of(case.state) if case is not None else None
+        html: dict[str, str] = {}
+        if case is not None and column is not None:
+            for locale in LANGUAGES:
+                with force_locale(locale):
+                    html[_lang_tag(locale)] = _render_card(session, case)
+        return {
+            "case": number,
+            "version": case.version if case is not None else None,
+            "column": column,
+            "section": column,
+            "html": html,
+            "counts": board_service.column_counts(session),
+        }
 
 
 @bp.route("/dispatch/cards/<number>/detail")
@@ -236,6 +280,7 @@ def detail(number: str) -> Any:
         case=case,
         events=services.history(session, me, number),
         pending=board_service.decision_reason(session, case),
+        orders=open_orders_by_case(session, [case.id], now).get(case.id, []),
         offer=viewmodels.case_offer(me.role, State(case.state), visits, clocks),
         implied=case_actions.IMPLIED,
         follow_up_outcomes=CLOSING_OUTCOMES,

@@ -3,9 +3,12 @@
 The app's publisher (``Services.publish``, called once a change has
 committed) sends each case change to its audience: the dispatch board's room
 (dispatchers and supervisors), the department handling the case and its first
-responder (G7). The board fetches the changed case's row from
-``dispatch.web.board``; the other pages reload or mark the case. Delivery is
-``hotline.web.realtime``'s.
+responder (G7). The dispatch room's event carries the changed case's card,
+rendered once per change in the emitter thread after the commit
+(``dispatch.web.board.live_card``, both languages), so open boards put it in
+place without a request; the other rooms get the plain event (a connection
+in the dispatch room gets only the first), and their pages reload, mark the
+case or fetch its card. Delivery is ``hotline.web.realtime``'s.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask import current_app, has_app_context
+
+from hotline.web import realtime
 from hotline.web.realtime import DISPATCH_ROOM, emit
 
 
@@ -32,5 +38,27 @@ def audience(payload: Mapping[str, Any]) -> list[str]:
 
 
 def publish(payload: Mapping[str, Any], event: str = "case") -> None:
-    """Send a committed change to everyone who should see it (queued; returns at once)."""
-    emit(audience(payload), event, payload)
+    """Send a committed change to everyone who should see it (queued; returns at once).
+
+    A case change to the dispatch room carries the case's card (``card``),
+    rendered in the emitter thread; should that fail, everyone gets the plain
+    event and the boards fetch the card.
+    """
+    rooms = audience(payload)
+    number = payload.get("case")
+    if not number or not has_app_context() or not realtime.skips_rooms():
+        emit(rooms, event, payload)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    others = [room for room in rooms if room != DISPATCH_ROOM]
+    plain = dict(payload)
+
+    def with_card() -> list[Any]:
+        from dispatch.web.board import live_card
+
+        events = [realtime.event([DISPATCH_ROOM], event, {**plain, "card": live_card(app, number)})]
+        if others:
+            events.append(realtime.event(others, event, plain, skip_rooms=(DISPATCH_ROOM,)))
+        return events
+
+    emit(rooms, event, payload, expand=with_card)

@@ -12,8 +12,12 @@ in every other one).
 :func:`emit` and :func:`emit_to` only put the event on a bounded queue; one
 background thread per process hands it to Socket.IO, so a request never waits
 for the fan-out to hundreds of browsers and a failed emit never reaches the
-caller. :func:`stats` counts what happened, :func:`flush` waits for the queue
-to drain. With Flask's ``TESTING`` set (or ``LIVE_INLINE_DELIVERY = True`` in
+caller. An event may come with a function the emitter thread runs first, to
+replace it with events of its own (e.g. one carrying what only one room may
+see, and the plain one to the other rooms, leaving that room's connections
+out: :data:`EXCEPT_PREFIX`); work done after the commit that the request
+does not wait for. :func:`stats` counts what happened, :func:`flush` waits
+for the queue to drain. With Flask's ``TESTING`` set (or ``LIVE_INLINE_DELIVERY = True`` in
 the Flask config), events are delivered in the caller's thread instead, so
 Flask-SocketIO's test client sees them when the request returns.
 
@@ -40,6 +44,7 @@ from urllib.parse import urlsplit
 from flask import Flask, request
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
+from socketio import Manager, RedisManager
 
 from hotline.domain.taxonomy import Role
 from hotline.settings import SettingsError
@@ -80,16 +85,62 @@ def rooms_for(role: Role, staff_id: int, department_id: int | None) -> list[str]
 # -- the emitter ---------------------------------------------------------------------------
 
 
+#: A room name with this prefix, in the list an event goes to, leaves out that
+#: room's connections (see :class:`_ExceptRooms`).
+EXCEPT_PREFIX = "!except:"
+
+
 @dataclass(frozen=True)
 class _Event:
     name: str
     rooms: list[str]
     payload: dict[str, Any]
+    #: Connections in any of these rooms are left out (even when in ``rooms`` too).
+    skip_rooms: tuple[str, ...] = ()
+    #: Run in the emitter thread, not the caller's: the events to send instead of
+    #: this one (e.g. with what only a room may see rendered in). If it raises,
+    #: this event goes out as it is.
+    expand: Callable[[], list[_Event]] | None = None
 
 
 def _emit(event: _Event) -> None:
     """Hand one event to Socket.IO: one emit to the list of rooms."""
-    socketio.emit(event.name, event.payload, to=event.rooms, namespace=NAMESPACE)
+    to = event.rooms + [EXCEPT_PREFIX + room for room in event.skip_rooms]
+    socketio.emit(event.name, event.payload, to=to, namespace=NAMESPACE)
+
+
+class _ExceptRooms:
+    """Client manager mixin: room names with :data:`EXCEPT_PREFIX` in an emit's
+    list of rooms leave out the connections of those rooms.
+
+    The list travels unchanged through the message queue, so the process holding
+    the connections leaves them out; every process uses the same manager class.
+    """
+
+    def get_participants(self, namespace: str, room: Any) -> Any:
+        base = super().get_participants  # type: ignore[misc]
+        if not isinstance(room, (list, tuple)):
+            yield from base(namespace, room)
+            return
+        excluded = [r[len(EXCEPT_PREFIX) :] for r in room if str(r).startswith(EXCEPT_PREFIX)]
+        rooms = [r for r in room if not str(r).startswith(EXCEPT_PREFIX)]
+        if not rooms:
+            return
+        if not excluded:
+            yield from base(namespace, rooms)
+            return
+        skip = {sid for sid, _ in base(namespace, excluded)}
+        for sid, eio_sid in base(namespace, rooms):
+            if sid not in skip:
+                yield sid, eio_sid
+
+
+class _Manager(_ExceptRooms, Manager):
+    """The in-process client manager, with rooms left out on request."""
+
+
+class _RedisManager(_ExceptRooms, RedisManager):
+    """The Redis message queue's client manager, with rooms left out on request."""
 
 
 class Emitter:
@@ -170,8 +221,15 @@ class Emitter:
                     self._idle.notify_all()
 
     def _deliver(self, event: _Event) -> None:
+        events = [event]
+        if event.expand is not None:
+            try:
+                events = event.expand()
+            except Exception:
+                log.exception("live updates: could not prepare %r; sent as it is", event.name)
         try:
-            self.send(event)
+            for one in events:
+                self.send(one)
         except Exception:
             with self._ready:
                 self._counts["failed"] += 1
@@ -208,9 +266,31 @@ os.register_at_fork(after_in_child=emitter._reset)
 atexit.register(emitter.flush, 2.0)  # a command that published on its way out
 
 
-def emit(rooms: list[str], event: str, payload: Mapping[str, Any]) -> None:
-    """Send ``event`` to every connection in any of ``rooms``, once each (queued)."""
-    emitter.put(_Event(event, list(rooms), dict(payload)))
+def emit(
+    rooms: list[str],
+    event: str,
+    payload: Mapping[str, Any],
+    expand: Callable[[], list[_Event]] | None = None,
+) -> None:
+    """Send ``event`` to every connection in any of ``rooms``, once each (queued).
+
+    ``expand``, when given, runs in the emitter thread and returns the events
+    to send instead (:func:`event`); if it raises, this one goes out as it is.
+    """
+    emitter.put(_Event(event, list(rooms), dict(payload), expand=expand))
+
+
+def event(
+    rooms: list[str], name: str, payload: Mapping[str, Any], skip_rooms: tuple[str, ...] = ()
+) -> _Event:
+    """One event for :func:`emit`'s ``expand``: to ``rooms``, leaving out ``skip_rooms``."""
+    return _Event(name, list(rooms), dict(payload), tuple(skip_rooms))
+
+
+def skips_rooms() -> bool:
+    """Whether this process's client manager leaves out rooms (:data:`EXCEPT_PREFIX`)."""
+    manager = getattr(getattr(socketio, "server", None), "manager", None)
+    return isinstance(manager, _ExceptRooms)
 
 
 def emit_to(room: str, event: str, payload: Mapping[str, Any]) -> None:
@@ -428,8 +508,15 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
         "message_queue": message_queue or None,
         "manage_session": False,
     }
-    if app.config.get(CHANNEL_KEY):
-        options["channel"] = str(app.config[CHANNEL_KEY])
+    channel = str(app.config.get(CHANNEL_KEY) or "flask-socketio")
+    if not message_queue:
+        options["client_manager"] = _Manager()
+    elif message_queue.startswith(("redis://", "rediss://")):
+        options["client_manager"] = _RedisManager(
+            message_queue, channel=channel, write_only=not live.serves_connections
+        )
+    else:  # another queue: Flask-SocketIO's own manager, without rooms left out
+        options["channel"] = channel
     if live.cors_origins:
         options["cors_allowed_origins"] = _AllowedOrigins(live.cors_origins)
         options["cors_credentials"] = True

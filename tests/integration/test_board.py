@@ -332,3 +332,179 @@ def test_the_board_speaks_english_through_the_catalogue(app, client, app_org) ->
         html = text_of(client.get("/dispatch"))
     assert "To acknowledge" in html and "On the way" in html
     assert "待签收" not in html
+
+
+# -- live: the card travels with the dispatch room's event ---------------------------------
+
+
+def _assign_through_the_api(client, app_org, number: str) -> None:
+    html = text_of(client.get(f"/dispatch/cards/{number}/detail"))
+    version = int(re.search(r'class="case-detail"[^>]*data-version="(\d+)"', html).group(1))
+    response = client.post(
+        f"/api/cases/{number}/actions",
+        json={
+            "action": "assign",
+            "version": version,
+            "department_id": app_org.departments["REPAIR"],
+        },
+        headers={"X-CSRFToken": csrf_from(html)},
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+def _case_events(screen, number: str) -> list[dict]:
+    return [
+        message["args"][0]
+        for message in screen.get_received("/live")
+        if message["name"] == "case" and message["args"][0].get("case") == number
+    ]
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Events go through the emitter thread, as in production; open screens close after."""
+    from hotline.web import realtime
+
+    monkeypatch.setattr(realtime.emitter, "inline", False)
+    opened = []
+    original = realtime.socketio.test_client
+
+    def test_client(*args, **kwargs):
+        opened.append(original(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(realtime.socketio, "test_client", test_client)
+    yield realtime
+    realtime.flush(5)
+    for screen in opened:
+        if screen.is_connected("/live"):
+            screen.disconnect(namespace="/live")
+
+
+def test_the_dispatch_rooms_event_carries_the_card_rendered_after_the_request(
+    app, client, app_org, queued
+) -> None:
+    import threading
+
+    from flask import template_rendered
+
+    from hotline.web.realtime import socketio
+
+    number = bring_case_to(app.extensions["hotline"], app_org, State.WITH_DISPATCH)
+    logged_in(client, "dispatcher")
+    crew_client = logged_in(app.test_client(), "crew")  # the REPAIR department's room only
+    board = socketio.test_client(app, namespace="/live", flask_test_client=client)
+    crew = socketio.test_client(app, namespace="/live", flask_test_client=crew_client)
+    assert queued.flush(5)
+    board.get_received("/live")
+    crew.get_received("/live")
+    renders: list[tuple[str, str]] = []
+
+    def record(sender, template, context, **extra) -> None:
+        renders.append((template.name, threading.current_thread().name))
+
+    with template_rendered.connected_to(record):
+        _assign_through_the_api(client, app_org, number)
+        request_renders = list(renders)
+        assert queued.flush(5)
+
+    # The request rendered no card; the emitter thread rendered it once per language.
+    assert ("dispatch/_card.html", threading.current_thread().name) not in request_renders
+    in_emitter = [name for name, thread in renders if name == "dispatch/_card.html"]
+    assert len(in_emitter) == 2
+    assert all(
+        thread == "live-emitter" for name, thread in renders if name == "dispatch/_card.html"
+    )
+
+    [event] = _case_events(board, number)  # once, though also in the DISPATCH department's room
+    card = event["card"]
+    assert card["case"] == number and card["column"] == "assigned"
+    assert card["version"] == event["version"]
+    assert set(card["html"]) == {"zh-CN", "en"}
+    assert f'data-version="{event["version"]}"' in card["html"]["zh-CN"]
+    assert card["html"]["en"] != card["html"]["zh-CN"]
+    fetched = client.get(f"/dispatch/cards/{number}").get_json()
+    assert card["html"]["zh-CN"] == fetched["html"] and card["counts"] == fetched["counts"]
+
+    [plain] = _case_events(crew, number)  # the department hears it, without the card
+    assert "card" not in plain and plain["version"] == event["version"]
+
+
+def test_each_event_carries_a_card_as_new_as_its_change(app, client, app_org, queued) -> None:
+    from hotline.web.realtime import socketio
+
+    svc = app.extensions["hotline"]
+    number = bring_case_to(svc, app_org, State.WITH_DISPATCH)
+    logged_in(client, "dispatcher")
+    board = socketio.test_client(app, namespace="/live", flask_test_client=client)
+    assert queued.flush(5)
+    board.get_received("/live")
+
+    _assign_through_the_api(client, app_org, number)
+    html = text_of(client.get(f"/dispatch/cards/{number}/detail"))
+    assert queued.flush(5)
+
+    events = _case_events(board, number)
+    assert [e["action"] for e in events] == ["assign"]
+    assert all(e["card"]["version"] >= e["version"] for e in events)
+    assert f'data-version="{events[-1]["card"]["version"]}"' in html
+
+
+def test_a_card_that_cannot_be_rendered_leaves_the_plain_event_to_everyone(
+    app, client, app_org, queued, monkeypatch
+) -> None:
+    from dispatch.web import board as board_web
+    from hotline.web.realtime import socketio
+
+    def broken(app, number):
+        raise RuntimeError("no card")
+
+    monkeypatch.setattr(board_web, "live_card", broken)
+    number = bring_case_to(app.extensions["hotline"], app_org, State.WITH_DISPATCH)
+    logged_in(client, "dispatcher")
+    board = socketio.test_client(app, namespace="/live", flask_test_client=client)
+    assert queued.flush(5)
+    board.get_received("/live")
+
+    _assign_through_the_api(client, app_org, number)
+    assert queued.flush(5)
+
+    [event] = _case_events(board, number)
+    assert "card" not in event  # the board fetches it
+
+
+# -- supervision orders (督办) on the board -----------------------------------------------
+
+
+def test_a_card_with_open_supervision_orders_is_marked_and_red_when_overdue(
+    app, client, app_org, clock
+) -> None:
+    from dispatch.services import supervision
+
+    svc = app.extensions["hotline"]
+    number = bring_case_to(svc, app_org, State.ASSIGNED)
+    quiet = bring_case_to(svc, app_org, State.ASSIGNED)
+    supervision.issue(
+        svc,
+        app_org["supervisor"],
+        number,
+        instruction="请今天下班前到场处理并回复",
+        to_department_id=app_org.departments["REPAIR"],
+        due_in_minutes=60,
+    )
+    logged_in(client, "dispatcher")
+
+    cards = _cards(_board(client))
+    assert 'class="supervision-mark"' in cards[number] and "督办" in cards[number]
+    assert "supervision-mark" not in cards[quiet]
+    drawer = text_of(client.get(f"/dispatch/cards/{number}/detail"))
+    assert 'id="drawer-supervision"' in drawer and "请今天下班前到场处理并回复" in drawer
+    assert 'id="drawer-supervision"' not in text_of(client.get(f"/dispatch/cards/{quiet}/detail"))
+
+    clock.advance(minutes=61)
+    assert 'class="supervision-mark overdue"' in _cards(_board(client))[number]
+    card = client.get(f"/dispatch/cards/{number}").get_json()["html"]
+    assert 'class="supervision-mark overdue"' in card
+    assert 'class="supervision-order overdue"' in text_of(
+        client.get(f"/dispatch/cards/{number}/detail")
+    )

@@ -1,8 +1,9 @@
 // The dispatch board: cards move between columns as cases change, without a
 // reload. live.js holds the connection and raises "hotline:case" on window for
-// every change this person may see; here the changed case's card is fetched
-// (with the column it belongs in) and put in place, and the side panel is
-// fetched again. Opening a card shows its detail in a drawer; the drawer's
+// every change this person may see; the dispatch room's event carries the
+// changed case's card (with the column it belongs in, in each language) and it
+// is put in place; an event without one makes the board fetch it. The side
+// panel is fetched again. Opening a card shows its detail in a drawer; the drawer's
 // forms go to the case API and the card follows.
 (function () {
   "use strict";
@@ -40,6 +41,8 @@
 
   // -- cards ------------------------------------------------------------------------------
   var fetching = {};  // case number -> true while its card is on the way, "again" if it changed since
+  var placed = {};  // case number -> the newest version put in place (an older card never wins)
+  var lang = document.documentElement.lang || "zh-CN";
 
   // Most urgent first, as the server lists them: by deadline (none last), then newest.
   function before(a, b) {
@@ -54,8 +57,11 @@
   }
   function place(answer) {
     var old = cardOf(answer.case);
-    if (old && answer.version !== null && Number(old.dataset.version) > answer.version) {
-      return;  // an older answer overtaken by a newer one
+    if (answer.version !== null && answer.version !== undefined) {
+      if ((old && Number(old.dataset.version) > answer.version) || placed[answer.case] > answer.version) {
+        return;  // an older answer overtaken by a newer one
+      }
+      placed[answer.case] = answer.version;
     }
     if (old) {
       var from = old.parentNode;
@@ -129,7 +135,13 @@
   window.addEventListener("hotline:case", function (event) {
     var payload = event.detail || {};
     if (payload.case) {
-      refreshCard(payload.case);
+      var card = payload.card;
+      if (card && card.case === payload.case && card.html && (!card.column || card.html[lang] !== undefined)) {
+        place({ case: card.case, version: card.version, column: card.column,
+                html: card.column ? card.html[lang] : "", counts: card.counts });
+      } else {
+        refreshCard(payload.case);
+      }
       // The open drawer follows the case, unless someone is filling in one of its forms.
       var typing = drawerBody && drawerBody.contains(document.activeElement) &&
         /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
