@@ -13,10 +13,9 @@ so a call opens at most one case. Live updates go out only after the commit.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,6 +25,7 @@ from callflows.domain.engine import ReadBackRequired
 from callflows.models import Call, ComplianceFlag
 from callflows.services.context import CallFlows, ReadBackMissing, get_call, require_taker
 from callflows.services.flags import check_staff_text
+from callflows.services.inbound import finish
 from callflows.services.script import load_script
 from hotline import services
 from hotline.domain.taxonomy import Category, Channel, Priority, TriageOutcome
@@ -40,6 +40,7 @@ from hotline.services import (
     Invalid,
     Services,
 )
+from hotline.services.context import in_unit
 
 __all__ = ["CASE_OUTCOMES", "SubmitForm", "SubmitResult", "promised_text", "submit"]
 
@@ -137,10 +138,24 @@ def submit(
             raise Invalid(str(exc), "field") from None
         _refuse_if_recorded(session, call)
         now = svc.now()
-        result = services.intake(_in_unit(svc, session), actor, command)
+        result = services.intake(in_unit(svc, session), actor, command)
         text = promised_text(svc, result.promised_at)
         flags = _link(svc, session, actor, call, script, result, form, text, now)
         call.submit_claimed_at = now
+        ended: list[tuple[str, dict[str, Any]]] = []
+        if call.channel == Channel.COUNTER:
+            # W1: a counter visit is over once its case or its answer is recorded.
+            ended = finish(
+                session,
+                call,
+                hung_up_by="operator",
+                provider_status=None,
+                at=now,
+                now=now,
+                flows=flows,
+            )
+    for event, payload in ended:
+        flows.publish(event, payload)
     return SubmitResult(
         contact_id=result.contact_id,
         case_number=result.case_number,
@@ -150,31 +165,6 @@ def submit(
         due_at=result.due_at,
         flags=flags,
     )
-
-
-class _UnitSessions:
-    """Sessions that hand out the one session of an open unit of work.
-
-    Hotline's services open ``with svc.sessions() as session, session.begin()``:
-    with these they get that session, their ``begin()`` joins the open unit
-    and their ``with`` block leaves the session open. ``current`` is what
-    :meth:`~hotline.services.Services.after_commit` asks for, so the work they
-    schedule after their commit waits for the commit of the whole unit.
-    """
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def current(self) -> Session:
-        return self.session
-
-    def __call__(self) -> AbstractContextManager[Session]:
-        return nullcontext(self.session)
-
-
-def _in_unit(svc: Services, session: Session) -> Services:
-    """``svc`` whose services work in ``session``'s open unit of work."""
-    return replace(svc, sessions=cast(Any, _UnitSessions(session)))
 
 
 def _refuse_if_recorded(session: Session, call: Call) -> None:

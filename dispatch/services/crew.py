@@ -3,7 +3,8 @@ and what the crew page reads besides the case list (visits, photos, checks).
 
 Every change is one unit of work. A field report is the hotline's intake, the
 assignment to the reporter and the photos, committed together: the intake and
-lifecycle services run inside this module's transaction (:class:`_Unit`). The
+lifecycle services run inside this module's transaction
+(:func:`hotline.services.context.in_unit`). The
 on-site check of a meter well opens in the transaction that completes the
 repair (``hotline.services.site_checks``, called by the action service); this
 module lists and records the checks. The rules are ``dispatch.domain.crew``
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import cast
@@ -34,35 +35,10 @@ from hotline.services.access import Actor, can_view, lock_case
 from hotline.services.actions import transition
 from hotline.services.audit import append_event
 from hotline.services.contacts import intake
-from hotline.services.context import Services, check_text, publish_change
+from hotline.services.context import Services, check_text, in_unit, publish_change
 
 #: The folder under the instance folder where photos are kept, one folder per case.
 UPLOADS = "uploads"
-
-
-class _Unit:
-    """Hands the one open session to services called inside this unit of work.
-
-    ``svc.sessions`` is replaced by this: a service's ``with svc.sessions() as
-    session, session.begin()`` gets the open session and joins its unit
-    (``hotline.db.UnitSession``), so everything commits once, together, and
-    pushes wait for that commit.
-    """
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def __call__(self) -> _Unit:
-        return self
-
-    def current(self) -> Session:
-        return self.session
-
-    def __enter__(self) -> Session:
-        return self.session
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
 
 
 # -- field reports (F8) ----------------------------------------------------------------
@@ -107,7 +83,7 @@ def open_field_case(
     now = svc.now()
     try:
         with svc.sessions() as session, session.begin():
-            unit = replace(svc, sessions=_Unit(session))
+            unit = in_unit(svc, session)
             result = intake(
                 unit,
                 actor,

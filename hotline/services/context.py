@@ -9,7 +9,8 @@ change ends with: :func:`check_text` on the event appended and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -147,3 +148,34 @@ def publish_change(svc: Services, case: Case, action: str) -> None:
         "version": case.version,
     }
     svc.after_commit("live update", lambda: publish(payload))
+
+
+class _UnitSessions:
+    """Sessions that hand out the one session of an open unit of work.
+
+    Services open ``with svc.sessions() as session, session.begin()``: with
+    these they get that session, their ``begin()`` joins the open unit and
+    their ``with`` block leaves the session open. ``current`` is what
+    :meth:`Services.after_commit` asks for, so work they schedule after their
+    commit waits for the commit of the whole unit.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def current(self) -> Session:
+        return self.session
+
+    def __call__(self) -> AbstractContextManager[Session]:
+        return nullcontext(self.session)
+
+
+def in_unit(svc: Services, session: Session) -> Services:
+    """``svc`` whose services work in ``session``'s open unit of work.
+
+    For a command made of several services (a call's submission, a crew's
+    field report): everything commits once, together, and pushes wait for
+    that commit.
+    """
+    return replace(svc, sessions=_UnitSessions(session))  # type: ignore[arg-type]
+

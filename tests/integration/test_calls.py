@@ -435,6 +435,10 @@ def test_w1_a_counter_visit_uses_the_same_console_script_and_gate(svc, org):
         assert session.get(Contact, result.contact_id).channel == Channel.COUNTER
         call = session.get(Call, call_id)
         assert call.ring_to_answer_seconds is None  # P1 is about the phone
+        # The visit is over once its case is recorded: nobody has to end it by hand.
+        assert call.ended_at is not None
+        assert call.status == CallStatus.COMPLETED
+        assert call.hung_up_by == "operator"
     assert flows.telephony.connected == []
 
 

@@ -489,6 +489,13 @@
         button.disabled = true;
       });
     }
+    // A contact recorded without a case says so, also after the caller hung up.
+    var recorded = $("contact-recorded");
+    var noCase = view.call.recorded && !caseInfo && !(lastResult && lastResult.case_number);
+    recorded.hidden = !noCase;
+    recorded.textContent = noCase
+      ? (!view.call.live && view.call.hung_up_by === "caller" ? T.recorded_caller_gone : T.recorded_no_case)
+      : "";
     var flags = $("call-flags");
     clear(flags);
     view.flags.forEach(function (item) {
