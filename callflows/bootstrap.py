@@ -71,7 +71,7 @@ def init_app(
     Raises :class:`~callflows.domain.scripts.ScriptError` for a malformed script and
     :class:`SettingsError` naming the key for an unusable setting.
     """
-    from callflows.web import console, console_api, ring, simulator, twilio_voice
+    from callflows.web import console, console_api, flags_page, ring, simulator, twilio_voice
     from hotline.web.api_incidents import SMS_SENDER
     from hotline.web.auth import csrf
     from hotline.web.realtime import emit_to
@@ -103,6 +103,7 @@ def init_app(
     app.extensions[SMS_SENDER] = functools.partial(_text_incident_update, flows=flows)
     app.register_blueprint(console.bp)  # the console's pages and the call log
     app.register_blueprint(console_api.api_bp)
+    app.register_blueprint(flags_page.bp)  # the supervisors' list of G2 flags
     # JSON endpoints check the X-CSRFToken header themselves (hotline.web.auth.api_actor);
     # Twilio signs its webhooks instead of sending a CSRF token.
     csrf.exempt(console_api.api_bp)

@@ -16,6 +16,7 @@ from flask import abort, render_template, request
 from flask_babel import gettext as _
 
 from callflows import services as calls
+from callflows.services import flag_review
 from callflows.web.console import bp, call_or_404, common_context, flows
 from hotline.domain.phones import display
 from hotline.domain.taxonomy import Role
@@ -98,6 +99,7 @@ def call_detail(call_id: int) -> Any:
         events=review.events,
         attempts=review.attempts,
         case=review.case,
+        marked=flag_review.split_excerpt,  # the excerpt with the banned phrase to mark
         display=display,
         **common_context(),
     )

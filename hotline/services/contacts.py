@@ -206,7 +206,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
         session.add(case)
         session.flush()  # the case's id, which its events' hashes cover
         session.add(contact)  # written once, with its case, in the flush below
-        append_event(
+        registered = append_event(
             session,
             case,
             action="register",
@@ -240,6 +240,12 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
         transition(
             svc, session, case, actor, CASE_OUTCOMES[cmd.outcome], "", data, now, new_case=True
         )
+        if svc.text_checker is not None and cmd.summary.strip():
+            # G2: the contact's summary (a field report's problem) is kept on the contact,
+            # not on an event, so it is checked here, on the case's first event.
+            svc.text_checker(
+                session, case, registered, [("summary", cmd.summary.strip())], actor.id
+            )
         case.promised_at = _promised_time(svc, case, now)
         contact.case_id = case.id
         contact.disposition = {

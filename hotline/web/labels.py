@@ -176,6 +176,7 @@ PAGE = {
     "console.home": _l("接线台"),
     "homes.operator_home": _l("表单登记"),
     "console.call_log": _l("通话记录"),
+    "flags.page": _l("禁语标记"),
     "board.page": _l("调度"),
     "duty.roster": _l("值班表"),
     "supervision.page": _l("督办"),
@@ -184,6 +185,7 @@ PAGE = {
     "homes.supervisor_home": _l("全部工单"),
     "figures.page": _l("统计报表"),
     "admin.staff": _l("人员"),
+    "audit_page.page": _l("记录核查"),
 }
 
 #: What became of a visit booked with the customer (F1).

@@ -391,6 +391,7 @@ NAV: tuple[tuple[str, tuple[Role, ...]], ...] = (
     ("console.home", _STAFF),
     ("homes.operator_home", _STAFF),
     ("console.call_log", (Role.SUPERVISOR,)),
+    ("flags.page", (Role.SUPERVISOR,)),
     ("board.page", _DISPATCH),
     ("duty.roster", _DISPATCH),
     ("supervision.page", _DISPATCH),
@@ -399,6 +400,7 @@ NAV: tuple[tuple[str, tuple[Role, ...]], ...] = (
     ("homes.supervisor_home", (Role.SUPERVISOR,)),
     ("figures.page", (Role.SUPERVISOR, Role.ADMIN)),
     ("admin.staff", (Role.ADMIN,)),
+    ("audit_page.page", (Role.SUPERVISOR, Role.ADMIN)),
 )
 #: Element ids of top-bar links, by endpoint.
 _NAV_IDS = {"console.home": "nav-console"}
