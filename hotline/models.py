@@ -452,6 +452,8 @@ class Outage(Base):
 
     ``area_keywords`` are the street, community or village names the outage
     covers, separated by spaces; an address containing any of them is affected.
+    ``supply_points`` says where people fetch water meanwhile (临时供水点); an
+    outage over 24 hours is prompted to have them.
     """
 
     __tablename__ = "outages"
@@ -467,6 +469,8 @@ class Outage(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Temporary water supply points (临时供水点) for a long outage; empty when none.
+    supply_points: Mapped[str] = mapped_column(Text, default="")
 
 
 class CaseDeadline(Base):

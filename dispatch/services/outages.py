@@ -44,6 +44,8 @@ class OutageNotice:
     starts_at: datetime
     ends_at: datetime
     planned: bool = True
+    #: Temporary water supply points (临时供水点); optional, prompted over 24 hours.
+    supply_points: str = ""
 
 
 def publish_outage(session: Session, notice: OutageNotice, *, by_id: int, now: datetime) -> Outage:
@@ -78,6 +80,7 @@ def publish_outage(session: Session, notice: OutageNotice, *, by_id: int, now: d
         ends_at=notice.ends_at,
         published_at=now,
         created_by_id=by_id,
+        supply_points=notice.supply_points.strip(),
     )
     session.add(outage)
     return outage
@@ -92,6 +95,18 @@ def listed_since(session: Session, since: datetime) -> list[Outage]:
             .order_by(Outage.starts_at)
         )
     )
+
+
+def set_supply_points(session: Session, outage_id: int, supply_points: str) -> Outage:
+    """Name (or change) an outage's temporary water supply points (the caller commits).
+
+    Raises :class:`OutageRefused` for an unknown or cancelled outage.
+    """
+    outage = session.get(Outage, outage_id)
+    if outage is None or outage.cancelled_at is not None:
+        raise OutageRefused("no such outage notice", "outage")
+    outage.supply_points = supply_points.strip()
+    return outage
 
 
 def affects(outage: Outage, address: str) -> bool:

@@ -16,11 +16,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from dispatch.domain.outages import lacks_supply_points, needs_supply_points
 from dispatch.services.outages import (
     OutageNotice,
     OutageRefused,
     listed_since,
     publish_outage,
+    set_supply_points,
 )
 from hotline.domain.taxonomy import Role
 from hotline.services import Invalid, ServiceError
@@ -42,15 +44,26 @@ SHOWN_AFTER_END = timedelta(days=1)
 
 @dataclass(frozen=True)
 class OutageRow:
-    """One outage as listed, and whether it is under way now."""
+    """One outage as listed: whether it is under way now, and whether it is
+    over 24 hours (needs temporary water supply points) and still has none."""
 
     outage: Outage
     under_way: bool
+    needs_supply_points: bool = False
+    lacks_supply_points: bool = False
 
 
 def outage_rows(outages: list[Outage], now: datetime) -> list[OutageRow]:
-    """``outages`` with whether each is under way at ``now``."""
-    return [OutageRow(o, o.starts_at <= now <= o.ends_at) for o in outages]
+    """``outages`` with whether each is under way at ``now`` and lacks supply points."""
+    return [
+        OutageRow(
+            o,
+            o.starts_at <= now <= o.ends_at,
+            needs_supply_points(o.starts_at, o.ends_at),
+            lacks_supply_points(o.starts_at, o.ends_at, o.supply_points),
+        )
+        for o in outages
+    ]
 
 
 @bp.route("/outages")
@@ -89,6 +102,7 @@ def publish() -> Any:
             starts_at=form_local_datetime(form.get("starts_at"), "starts_at", wiring().timezone),
             ends_at=form_local_datetime(form.get("ends_at"), "ends_at", wiring().timezone),
             planned=form.get("planned") == "on",
+            supply_points=form.get("supply_points", ""),
         )
         with wiring().sessions() as session, session.begin():
             publish_outage(session, notice, by_id=current_user.id, now=wiring().now())
@@ -98,4 +112,18 @@ def publish() -> Any:
     except ServiceError as exc:
         return page(exc, exc.status)
     flash(_("停水通知已发布"), "success")
+    return redirect(url_for("outages.page"))
+
+
+@bp.route("/outages/<int:outage_id>/supply-points", methods=["POST"])
+@roles_required(*PUBLISHERS)
+def supply_points(outage_id: int) -> Any:
+    """Name an outage's temporary water supply points (shown on the public notice)."""
+    try:
+        with wiring().sessions() as session, session.begin():
+            set_supply_points(session, outage_id, request.form.get("supply_points", ""))
+    except OutageRefused as exc:
+        error = Invalid(str(exc), exc.field, "P8")
+        return page(error, error.status)
+    flash(_("临时供水点已保存"), "success")
     return redirect(url_for("outages.page"))

@@ -23,3 +23,6 @@ def init_app(app: Flask) -> None:
     supervision.init_app(app)
     app.register_blueprint(figures.bp)  # 统计报表 (supervisor figures)
     area_map.init_app(app)  # 片区地图 (the area map; its outlines checked at start)
+    from dispatch.web import public_outages  # 停水通知 for everyone: page, Atom, JSON
+
+    app.register_blueprint(public_outages.bp)

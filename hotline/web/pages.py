@@ -77,10 +77,11 @@ def _page_context() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Bind hotline's pages to ``app``: the homes, the case page, staff accounts."""
-    from hotline.web import admin, audit_page, cases, homes
+    from hotline.web import admin, audit_page, cases, homes, public_status
 
     app.register_blueprint(homes.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit_page.bp)
+    app.register_blueprint(public_status.bp)
     app.context_processor(_page_context)
