@@ -368,14 +368,18 @@ def end_stale_connections(app: Flask) -> int:
         with svc.readers() if svc.readers else svc.sessions() as session:
             return login_states(session, ids)
 
-    stale = stale_connections(read_staff)
-    for sid in stale:
-        socketio.server.disconnect(sid, namespace=NAMESPACE)
+    closed = 0
+    for sid in stale_connections(read_staff):
+        # A connection the server no longer holds (its server stopped without a
+        # disconnect event) is only forgotten, not counted as closed.
+        if socketio.server.manager.is_connected(sid, NAMESPACE):
+            socketio.server.disconnect(sid, namespace=NAMESPACE)
+            closed += 1
         with _connections_lock:
             _connections.pop(sid, None)
-    if stale:
-        log.info("live updates: closed %d connection(s) whose login had ended", len(stale))
-    return len(stale)
+    if closed:
+        log.info("live updates: closed %d connection(s) whose login had ended", closed)
+    return closed
 
 
 def _start_session_checks() -> None:

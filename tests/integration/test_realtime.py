@@ -497,3 +497,22 @@ def test_an_open_screen_is_closed_when_its_login_ends(app, app_org):
     assert not screen.is_connected("/live")
     assert kept.is_connected("/live")
     kept.disconnect(namespace="/live")
+
+
+def test_a_connection_its_server_no_longer_holds_is_forgotten_not_counted(app, app_org):
+    """A connection left on record when its server stopped without a disconnect
+    event (a restarted live process, a test server) is dropped from the record
+    and not reported as closed."""
+    from hotline.models import Staff
+    from hotline.web.auth import deactivate_staff
+
+    with realtime._connections_lock:
+        realtime._connections["gone-sid"] = (app_org["dispatcher"].id, 0)
+    svc = app.extensions["hotline"]
+    with svc.sessions() as session, session.begin():
+        staff = session.get(Staff, app_org["dispatcher"].id)
+        deactivate_staff(session, staff, now=svc.now())
+
+    assert realtime.end_stale_connections(app) == 0
+    with realtime._connections_lock:
+        assert "gone-sid" not in realtime._connections
