@@ -19,9 +19,13 @@ from dispatch.models import DutyAlarm
 from dispatch.services import duty, outages
 from hotline.domain.taxonomy import Role
 from hotline.models import Case, CaseEvent, CaseSeen, Outage, Staff
+from hotline.services import incidents
+from hotline.services.incidents import IncidentFacts
 
 #: Who opening a case clears its mark on the board: the dispatch center's people.
 _BOARD_ROLES = (Role.DISPATCHER, Role.SUPERVISOR)
+#: The open incidents the side panel lists, newest first.
+PANEL_INCIDENTS = 20
 
 
 def state_counts(session: Session, states: Iterable[str]) -> dict[str, int]:
@@ -106,13 +110,14 @@ class CrewRow:
 
 @dataclass(frozen=True)
 class Panel:
-    """The board's side panel: crews, who is on duty, this hour's alarms, outages."""
+    """The board's side panel: crews, who is on duty, this hour's alarms, outages, incidents."""
 
     crews: list[CrewRow]
     on_duty: list[Staff]
     alarms: list[DutyAlarm]
     outages: list[Outage]
     now: datetime
+    incidents: list[IncidentFacts] = field(default_factory=list)
 
     @property
     def unattended(self) -> bool:
@@ -159,4 +164,5 @@ def side_panel(session: Session, now: datetime, tz: ZoneInfo) -> Panel:
         alarms=duty.alarms_between(session, start, end),
         outages=outages.listed_since(session, now),
         now=now,
+        incidents=incidents.open_incidents(session, limit=PANEL_INCIDENTS),
     )

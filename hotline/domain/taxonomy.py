@@ -75,6 +75,7 @@ class Stage(StrEnum):
 
     DISPATCH = "dispatch"  # 派单
     ACKNOWLEDGE = "acknowledge"  # 签收
+    SET_OUT = "set_out"  # 出发(班组自签收起出发)
     ON_SITE = "on_site"  # 到场
     SHUT_OFF = "shut_off"  # 关阀止水(漏水)
     RESOLVE = "resolve"  # 处理完毕

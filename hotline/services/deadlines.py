@@ -24,6 +24,11 @@ Which clocks run (see ``docs/time-limits.md``):
   stopped: same start, same due time, the wait counted. A leak's
   shut-off stage (关阀止水) ends when the crew reports the water shut off, and
   the repair clock starts then;
+* the **set-out clock** (出发): for categories whose policy has a set-out
+  stage, from the department's signature (or a direct assignment to a
+  worker) until the crew sets out (``start_work``) or arrives, beside the
+  on-site clock that counts from the same start. It ends too when the work
+  leaves the crew (returned, sent elsewhere); a new handler gets a new one;
 * the **reply clock** (答复): the caller's answer, for categories whose policy
   has a reply stage. It starts when the case goes to dispatch (and again when
   a dissatisfied caller reopens it) and ends when the work is done.
@@ -110,6 +115,11 @@ __all__ = [
 LIMIT_TEXT_LENGTH = 120
 
 # -- bookkeeping inside the caller's transaction --------------------------------------
+
+#: Clocks that run beside the work clock rather than being it.
+SIDE_STAGES = frozenset({Stage.REPLY, Stage.SET_OUT})
+#: The crew has the work and has not set out yet: the set-out clock runs.
+_BEFORE_SET_OUT = frozenset({State.ACCEPTED, State.WORKER_ASSIGNED, State.ACKNOWLEDGED})
 
 _REPLY_OPENERS = frozenset({Action.DISPATCH, Action.REOPEN})
 #: Moves that give the case a new handler, who gets a clock of its own.
@@ -227,7 +237,7 @@ def refresh_case(case: Case, rows: Iterable[Any], calendar: WorkCalendar) -> Non
     """
     clocks = [row if isinstance(row, StageClock) else StageClock.of(row) for row in rows]
     open_ = [clock for clock in clocks if clock.ended_at is None]
-    work = [clock for clock in open_ if clock.stage != Stage.REPLY]
+    work = [clock for clock in open_ if clock.stage not in SIDE_STAGES]
     case.stage = str(work[-1].stage) if work else None
     case.stage_started_at = work[-1].started_at if work else None
     dues = [effective_due(clock, calendar) for clock in open_]
@@ -271,7 +281,7 @@ def follow_transition(
     if outcome.target == State.EXTENSION_REQUESTED or action == Action.REJECT_EXTENSION:
         return  # the clock keeps running while dispatch decides
     settled: Interval | None = None
-    work = [row for row in rows if row.stage != Stage.REPLY]
+    work = [row for row in rows if row.stage not in SIDE_STAGES]
     candidates = [
         stage
         for stage in lifecycle.stage_for(outcome.target, arrived=case.arrived)
@@ -293,8 +303,38 @@ def follow_transition(
         new = open_stage(session, policy, case, Stage.REPLY, now)
         if new is not None:
             rows.append(new)
+    settled = _follow_set_out(session, policy, case, outcome, action, now, rows) or settled
     close_pause(policy, case, rows, settled)
     refresh_case(case, rows, calendar)
+
+
+def _follow_set_out(
+    session: Session,
+    policy: StagePolicy,
+    case: Case,
+    outcome: lifecycle.Outcome,
+    action: Action,
+    now: datetime,
+    rows: list[CaseDeadline],
+) -> Interval | None:
+    """Open the set-out clock (出发) when the crew gets the work; end it when they leave.
+
+    Runs while the case waits for its crew to set out (signed, worker named,
+    worker took it) and the crew has not arrived; any other move ends it,
+    setting out and arriving among them. A new handler starts a new one.
+    """
+    settled: Interval | None = None
+    running = [row for row in rows if row.stage == Stage.SET_OUT and row.ended_at is None]
+    waiting = outcome.target in _BEFORE_SET_OUT and not case.arrived
+    if running and (not waiting or action in _NEW_HANDLER):
+        for row in running:
+            settled = end_row(row, now, action, policy.calendar) or settled
+        running = []
+    if waiting and not running:
+        new = open_stage(session, policy, case, Stage.SET_OUT, now)
+        if new is not None:
+            rows.append(new)
+    return settled
 
 
 def _reopen_completed(

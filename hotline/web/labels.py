@@ -159,6 +159,7 @@ STAGE = {
     Stage.RESOLVE: _l("处理完毕"),
     Stage.REPLY: _l("答复"),
     Stage.FOLLOW_UP: _l("回访"),
+    Stage.SET_OUT: _l("出发"),
 }
 
 INTAKE_OUTCOME = {

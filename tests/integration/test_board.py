@@ -16,6 +16,7 @@ from dispatch.services.sweep import sweep
 from dispatch.web.board import COLUMN_TITLES
 from hotline.domain.lifecycle import State
 from hotline.models import Case
+from hotline.services.incidents import post_update
 from tests.integration.pagehelp import csrf_from, logged_in, text_of
 from tests.support import bring_case_to
 
@@ -284,6 +285,23 @@ def test_the_side_panel_shows_crews_duty_alarms_and_outages(app, client, app_org
     assert "无人值班告警" in html
     assert "汉槐街一带" in html and "计划" in html
     assert 'id="panel-crews"' in _board(client)
+
+
+def test_the_side_panel_lists_open_incidents_with_their_latest_update(
+    app, client, app_org, clock
+) -> None:
+    svc = app.extensions["hotline"]
+    parent = bring_case_to(svc, app_org, State.WITH_DISPATCH, address="汉槐街 DN300 主管")
+    restore = svc.now() + timedelta(hours=4)
+    post_update(svc, app_org["dispatcher"], parent, "DN300 主管爆裂", restore, "抢修队已到场")
+    quiet = bring_case_to(svc, app_org, State.WITH_DISPATCH)  # no update, no caller: no incident
+
+    html = text_of(logged_in(client, "dispatcher").get("/dispatch/panel"))
+
+    block = html.split('id="panel-incidents"')[1].split("</section>")[0]
+    assert f'data-incident="{parent}"' in block
+    assert "DN300 主管爆裂" in block and "预计恢复" in block
+    assert quiet not in block
 
 
 def test_the_wall_screen_shows_every_column_and_no_forms(app, client, app_org) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from dispatch.services.sweep import sweep
 from hotline import services
+from hotline.domain.deadlines import StageClock, met
 from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Category, FollowUpOutcome, Priority, Stage
 from hotline.domain.timelimits import TimeLimitPolicy
@@ -192,7 +193,94 @@ def test_an_approved_extension_moves_the_open_clock_by_working_days(svc, org, cl
     assert after.id == before.id
     assert after.due_at == svc.calendar.add_working_days(before.due_at, 2)
     assert after.limit_due_at == before.limit_due_at
-    assert _case(svc, number).due_at == after.due_at
+    set_out = _open(svc, number, Stage.SET_OUT)  # the crew has not left yet: moved too
+    assert set_out.due_at == svc.calendar.add_working_days(set_out.limit_due_at, 2)
+    assert _case(svc, number).due_at == min(after.due_at, set_out.due_at)
+
+
+# -- the set-out clock (出发): from the department's signature until the crew leaves --
+
+
+def test_signing_starts_a_set_out_clock_beside_the_on_site_clock(svc, org, clock):
+    number = bring_case_to(svc, org, State.ASSIGNED)
+    clock.advance(minutes=5)
+    act(svc, org["crew"], number, Action.ACCEPT)
+    set_out = _open(svc, number, Stage.SET_OUT)
+    on_site = _open(svc, number, Stage.ON_SITE)
+    assert set_out.started_at == on_site.started_at == clock.now
+    limit = svc.policy.limit_for(Category.LEAK, Priority.NORMAL, Stage.SET_OUT)
+    assert limit is not None and limit.text == "20min"
+    assert set_out.due_at == clock.now + timedelta(minutes=20)
+    case = _case(svc, number)
+    assert case.stage == Stage.ON_SITE  # the work clock; set-out runs beside it
+    assert case.due_at == set_out.due_at  # the earliest open due time
+
+
+def test_naming_and_taking_the_work_keep_the_set_out_clock_and_setting_out_ends_it(
+    svc, org, clock
+):
+    number = bring_case_to(svc, org, State.ACCEPTED)
+    first = _open(svc, number, Stage.SET_OUT)
+    act(svc, org["crew"], number, Action.ASSIGN_WORKER, staff_id=org["crew"].id)
+    act(svc, org["crew"], number, Action.ACKNOWLEDGE)
+    assert _open(svc, number, Stage.SET_OUT).id == first.id
+    clock.advance(minutes=12)
+    act(svc, org["crew"], number, Action.START_WORK)
+    ended = next(c for c in _clocks(svc, number) if c.id == first.id)
+    assert (ended.ended_at, ended.ended_by) == (clock.now, Action.START_WORK)
+    assert met(StageClock.of(ended))
+    assert not [c for c in _clocks(svc, number, open_only=True) if c.stage == Stage.SET_OUT]
+    on_site = _open(svc, number, Stage.ON_SITE)
+    assert _case(svc, number).due_at == on_site.due_at
+
+
+def test_arriving_without_setting_out_first_ends_the_set_out_clock(svc, org, clock):
+    number = bring_case_to(svc, org, State.ACKNOWLEDGED)
+    first = _open(svc, number, Stage.SET_OUT)
+    clock.advance(minutes=25)  # past the leak's 20 minutes: missed, on record
+    act(svc, org["crew"], number, Action.ARRIVE)
+    ended = next(c for c in _clocks(svc, number) if c.id == first.id)
+    assert ended.ended_by == Action.ARRIVE and met(StageClock.of(ended)) is False
+
+
+def test_a_returned_case_ends_the_set_out_clock_and_the_next_department_gets_its_own(
+    svc, org, clock
+):
+    number = bring_case_to(svc, org, State.ACCEPTED)
+    first = _open(svc, number, Stage.SET_OUT)
+    act(svc, org["crew"], number, Action.RETURN_WORK, "不属于本科室")
+    assert next(c for c in _clocks(svc, number) if c.id == first.id).ended_by == (
+        Action.RETURN_WORK
+    )
+    act(svc, org["dispatcher"], number, Action.ASSIGN, department_id=org.departments["REPAIR"])
+    assert not [c for c in _clocks(svc, number, open_only=True) if c.stage == Stage.SET_OUT]
+    clock.advance(minutes=3)
+    act(svc, org["crew"], number, Action.ACCEPT)
+    assert _open(svc, number, Stage.SET_OUT).started_at == clock.now
+
+
+def test_an_emergency_crew_must_set_out_within_ten_minutes(svc, org, clock):
+    number = bring_case_to(svc, org, State.ACCEPTED, priority=Priority.EMERGENCY)
+    assert _open(svc, number, Stage.SET_OUT).due_at == clock.now + timedelta(minutes=10)
+
+
+def test_a_category_without_a_set_out_limit_gets_no_set_out_clock(svc, org):
+    number = bring_case_to(svc, org, State.ACKNOWLEDGED, category=Category.METER_FAULT)
+    assert not [c for c in _clocks(svc, number) if c.stage == Stage.SET_OUT]
+
+
+def test_the_sweep_warns_and_escalates_a_crew_that_has_not_set_out(svc, org, clock):
+    number = bring_case_to(svc, org, State.ACCEPTED)
+    first = _open(svc, number, Stage.SET_OUT)
+    clock.advance(minutes=16)  # 80 % of the leak's 20 minutes
+    assert sweep(svc, check_duty=False).warnings == 1
+    assert next(c for c in _clocks(svc, number) if c.id == first.id).warned_at == clock.now
+    clock.advance(minutes=4)  # breach: the dispatch center is told
+    sweep(svc, check_duty=False)
+    row = next(c for c in _clocks(svc, number) if c.id == first.id)
+    assert row.escalation_level == 1 and row.escalated_at == clock.now
+    escalated = [e for e in _events(svc, number, "deadline_escalated")]
+    assert [e.data["stage"] for e in escalated] == [Stage.SET_OUT]
 
 
 def test_closing_or_merging_ends_every_clock(svc, org):
@@ -285,11 +373,14 @@ def test_f1_a_time_the_customer_chose_pauses_the_clocks_on_record(svc, org, cloc
     paused = _open(svc, number, Stage.ON_SITE)
     assert (paused.paused_since, paused.paused_until) == (booked_at, appointment.starts_at)
     assert paused.next_check_at == appointment.starts_at
+    set_out = _open(svc, number, Stage.SET_OUT)  # the crew leaves for the visit: paused too
+    assert (set_out.paused_since, set_out.paused_until) == (booked_at, appointment.starts_at)
     # the board shows the due time as it will be when the visit starts
-    assert _case(svc, number).due_at == before.due_at + timedelta(hours=3)
+    assert _case(svc, number).due_at == set_out.due_at + timedelta(hours=3)
+    assert set_out.due_at < before.due_at
     (event,) = _events(svc, number, "appointment_booked")
     assert event.data["requested_by_customer"] is True
-    assert event.data["stages_paused"] == [Stage.ON_SITE]
+    assert sorted(event.data["stages_paused"]) == sorted([Stage.ON_SITE, Stage.SET_OUT])
     assert event.data["clock_paused_until"] is not None
 
 

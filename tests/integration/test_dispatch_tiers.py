@@ -85,8 +85,14 @@ def test_g7_each_tier_has_its_step_and_its_clock(svc, org, clock):
         (Stage.ACKNOWLEDGE, "accept"),
         # one on-site clock from the signature through 派工, 接单 and setting out
         (Stage.ON_SITE, "arrive"),
+        # beside it, from the same signature until the crew set out (出发)
+        (Stage.SET_OUT, "start_work"),
         (Stage.SHUT_OFF, ""),
     ]
+    set_out = rows[3]
+    assert set_out.started_at == accepted_at
+    assert set_out.ended_at == accepted_at + timedelta(minutes=9)
+    assert set_out.ended_at <= set_out.due_at  # met
     on_site = rows[2]
     assert on_site.started_at == accepted_at
     assert on_site.ended_at == accepted_at + timedelta(minutes=15)

@@ -39,6 +39,7 @@ def test_each_stage_of_a_case_shows_its_limit_and_whether_it_was_met(client, svc
         ("dispatch", True, False, "around_the_clock"),
         ("acknowledge", False, False, "around_the_clock"),
         ("on_site", None, False, "around_the_clock"),
+        ("set_out", None, False, "around_the_clock"),
     ]
     assert body["stages"][0]["limit"] == "15min"
     assert body["stages"][1]["ended_by"] == "accept"

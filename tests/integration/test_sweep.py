@@ -204,7 +204,9 @@ def test_a_stage_that_ends_in_time_is_never_escalated(svc, org, clock):
     act(svc, org["crew"], number, Action.ACCEPT)
     clock.advance(minutes=25)  # past the old acknowledge deadline; on site is due 09:40
     sweep(svc, check_duty=False)
-    assert [e.data["stage"] for e in _sweep_events(svc, number)] == [Stage.ON_SITE]
+    # the on-site warning and the missed set-out (20 min); never the signed acknowledge
+    stages = sorted(e.data["stage"] for e in _sweep_events(svc, number))
+    assert stages == [Stage.ON_SITE, Stage.SET_OUT]
 
 
 # -- pauses, after commit, the index ------------------------------------------------------
@@ -226,12 +228,12 @@ def test_the_sweep_restarts_a_paused_clock_at_the_visit_even_when_it_comes_late(
     assert sweep(svc, check_duty=False).resumed == 0  # still waiting on the customer
     clock.now = starts + timedelta(minutes=10)  # the sweep comes ten minutes late
     report = sweep(svc, check_duty=False)
-    assert report.resumed == 1
+    assert report.resumed == 2  # the on-site and the set-out clock
     after = _open(svc, number, Stage.ON_SITE)
     assert after.paused_since is None and after.paused_seconds == 2 * 3600
     assert after.due_at == before.due_at + timedelta(hours=2)  # not a minute more
     (resume,) = [e for e in _sweep_events(svc, number) if e.action == "clock_resumed"]
-    assert resume.data["stages"] == [Stage.ON_SITE]
+    assert sorted(resume.data["stages"]) == [Stage.ON_SITE, Stage.SET_OUT]
     assert sweep(svc, check_duty=False).resumed == 0
 
 

@@ -183,6 +183,7 @@ def test_stages_come_in_the_order_work_goes_through_them() -> None:
     assert POLICY.stages_for(Category.LEAK, Priority.NORMAL) == [
         Stage.DISPATCH,
         Stage.ACKNOWLEDGE,
+        Stage.SET_OUT,
         Stage.ON_SITE,
         Stage.SHUT_OFF,
         Stage.RESOLVE,
