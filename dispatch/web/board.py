@@ -19,6 +19,7 @@ case page's form.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -232,21 +233,24 @@ def _lang_tag(locale: str) -> str:
     return locale.replace("_", "-")
 
 
-def live_card(app: Flask, number: str) -> dict[str, Any]:
+def live_card(app: Flask, number: str, languages: Iterable[str] | None = None) -> dict[str, Any]:
     """Case ``number``'s card for the dispatch room's live event: what :func:`card`
     answers, with ``html`` by page language (``{"zh-CN": ..., "en": ...}``).
 
     Run by the emitter thread once per change, after the commit: one read of
-    the case, one of the columns' sizes, one rendering per language. Everyone
-    in the dispatch room may see every case.
+    the case, one of the columns' sizes, one rendering per language of
+    ``languages`` (locales; ``None``: every language). Everyone in the
+    dispatch room may see every case. A board whose language is missing
+    fetches the card.
     """
+    wanted = set(LANGUAGES if languages is None else languages)
     with app.test_request_context("/dispatch"):
         session = db_session()
         case = case_by_number(session, number)
         column = column_of(case.state) if case is not None else None
         html: dict[str, str] = {}
         if case is not None and column is not None:
-            for locale in LANGUAGES:
+            for locale in (name for name in LANGUAGES if name in wanted):
                 with force_locale(locale):
                     html[_lang_tag(locale)] = _render_card(session, case)
         return {

@@ -5,7 +5,7 @@ committed) sends each case change to its audience: the dispatch board's room
 (dispatchers and supervisors), the department handling the case and its first
 responder (G7). The dispatch room's event carries the changed case's card,
 rendered once per change in the emitter thread after the commit
-(``dispatch.web.board.live_card``, both languages), so open boards put it in
+(``dispatch.web.board.live_card``, in each language a board is open in), so open boards put it in
 place without a request; the other rooms get the plain event (a connection
 in the dispatch room gets only the first), and their pages reload, mark the
 case or fetch its card. Delivery is ``hotline.web.realtime``'s.
@@ -41,8 +41,9 @@ def publish(payload: Mapping[str, Any], event: str = "case") -> None:
     """Send a committed change to everyone who should see it (queued; returns at once).
 
     A case change to the dispatch room carries the case's card (``card``),
-    rendered in the emitter thread; should that fail, everyone gets the plain
-    event and the boards fetch the card.
+    rendered in the emitter thread in the languages of the boards open now
+    (:func:`hotline.web.realtime.board_languages`; none open, no card); should
+    that fail, everyone gets the plain event and the boards fetch the card.
     """
     rooms = audience(payload)
     number = payload.get("case")
@@ -56,7 +57,11 @@ def publish(payload: Mapping[str, Any], event: str = "case") -> None:
     def with_card() -> list[Any]:
         from dispatch.web.board import live_card
 
-        events = [realtime.event([DISPATCH_ROOM], event, {**plain, "card": live_card(app, number)})]
+        languages = realtime.board_languages()
+        if languages is not None and not languages:  # no board open: nobody to render for
+            return [realtime.event(rooms, event, plain)]
+        card = live_card(app, number, languages)
+        events = [realtime.event([DISPATCH_ROOM], event, {**plain, "card": card})]
         if others:
             events.append(realtime.event(others, event, plain, skip_rooms=(DISPATCH_ROOM,)))
         return events

@@ -48,6 +48,7 @@ from socketio import Manager, RedisManager
 
 from hotline.domain.taxonomy import Role
 from hotline.settings import SettingsError
+from hotline.web import presence as board_presence
 
 log = logging.getLogger(__name__)
 
@@ -331,18 +332,36 @@ def _connect(auth: Any = None) -> bool:
     if not current_user.is_authenticated:
         return False
     sid = request.sid  # type: ignore[attr-defined]
-    for room in rooms_for(Role(current_user.role), current_user.id, current_user.department_id):
+    rooms = rooms_for(Role(current_user.role), current_user.id, current_user.department_id)
+    for room in rooms:
         join_room(room, sid=sid, namespace=NAMESPACE)
     with _connections_lock:
         _connections[sid] = (int(current_user.id), int(current_user.session_version))
+    if DISPATCH_ROOM in rooms:
+        from hotline.web.i18n import select_locale
+
+        presence.joined(sid, select_locale())
     _start_session_checks()
     return True
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def _disconnect(*args: Any) -> None:
+    sid = request.sid  # type: ignore[attr-defined]
     with _connections_lock:
-        _connections.pop(request.sid, None)  # type: ignore[attr-defined]
+        _connections.pop(sid, None)
+    presence.left(sid)
+
+
+#: Who watches the dispatch board, by page language (:mod:`hotline.web.presence`).
+presence: board_presence.Presence = board_presence.Presence()
+os.register_at_fork(after_in_child=lambda: presence.reset())
+
+
+def board_languages() -> frozenset[str] | None:
+    """The page languages of the dispatch boards open now, in any process of the
+    installation; ``None`` when that cannot be known (render for every language)."""
+    return presence.languages()
 
 
 def stale_connections(read_staff: Callable[[set[int]], dict[int, tuple[bool, int]]]) -> list[str]:
@@ -377,6 +396,7 @@ def end_stale_connections(app: Flask) -> int:
             closed += 1
         with _connections_lock:
             _connections.pop(sid, None)
+        presence.left(sid)
     if closed:
         log.info("live updates: closed %d connection(s) whose login had ended", closed)
     return closed
@@ -399,6 +419,7 @@ def _start_session_checks() -> None:
                     end_stale_connections(app)
             except Exception:  # a database hiccup: try again next round
                 log.exception("live updates: could not check open connections' logins")
+            presence.refresh()  # before this process's published board counts expire
 
     socketio.start_background_task(loop)
 
@@ -513,6 +534,8 @@ def init_app(app: Flask, message_queue: str | None = None) -> None:
         "manage_session": False,
     }
     channel = str(app.config.get(CHANNEL_KEY) or "flask-socketio")
+    global presence
+    presence = board_presence.for_queue(message_queue, channel)
     if not message_queue:
         options["client_manager"] = _Manager()
     elif message_queue.startswith(("redis://", "rediss://")):

@@ -411,11 +411,13 @@ def test_the_dispatch_rooms_event_carries_the_card_rendered_after_the_request(
     number = bring_case_to(app.extensions["hotline"], app_org, State.WITH_DISPATCH)
     logged_in(client, "dispatcher")
     crew_client = logged_in(app.test_client(), "crew")  # the REPAIR department's room only
+    english = _in_english(logged_in(app.test_client(), "supervisor"))
     board = socketio.test_client(app, namespace="/live", flask_test_client=client)
     crew = socketio.test_client(app, namespace="/live", flask_test_client=crew_client)
+    english_board = socketio.test_client(app, namespace="/live", flask_test_client=english)
     assert queued.flush(5)
-    board.get_received("/live")
-    crew.get_received("/live")
+    for screen in (board, crew, english_board):
+        screen.get_received("/live")
     renders: list[tuple[str, str]] = []
 
     def record(sender, template, context, **extra) -> None:
@@ -446,6 +448,74 @@ def test_the_dispatch_rooms_event_carries_the_card_rendered_after_the_request(
 
     [plain] = _case_events(crew, number)  # the department hears it, without the card
     assert "card" not in plain and plain["version"] == event["version"]
+    [same] = _case_events(english_board, number)
+    assert same["card"] == card
+
+
+def _in_english(client):
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    return client
+
+
+def _card_renders(queued, action) -> list[str]:
+    """The threads that rendered a board card while ``action`` ran and the queue drained."""
+    import threading
+
+    from flask import template_rendered
+
+    renders: list[str] = []
+
+    def record(sender, template, context, **extra) -> None:
+        if template.name == "dispatch/_card.html":
+            renders.append(threading.current_thread().name)
+
+    with template_rendered.connected_to(record):
+        action()
+        assert queued.flush(5)
+    return renders
+
+
+def test_the_card_is_rendered_only_in_the_languages_of_the_boards_open_now(
+    app, client, app_org, queued
+) -> None:
+    from hotline.web.realtime import board_languages, socketio
+
+    number = bring_case_to(app.extensions["hotline"], app_org, State.WITH_DISPATCH)
+    logged_in(client, "dispatcher")
+    board = socketio.test_client(app, namespace="/live", flask_test_client=client)
+    assert queued.flush(5)
+    board.get_received("/live")
+    assert board_languages() == {"zh_CN"}
+
+    renders = _card_renders(queued, lambda: _assign_through_the_api(client, app_org, number))
+
+    assert renders == ["live-emitter"]  # once, in Chinese only
+    [event] = _case_events(board, number)
+    assert set(event["card"]["html"]) == {"zh-CN"}
+
+    board.disconnect(namespace="/live")
+    assert board_languages() == frozenset()
+
+
+def test_with_no_board_open_no_card_is_rendered_and_the_rooms_still_hear_the_change(
+    app, client, app_org, queued
+) -> None:
+    from hotline.web.realtime import board_languages, socketio
+
+    number = bring_case_to(app.extensions["hotline"], app_org, State.WITH_DISPATCH)
+    logged_in(client, "dispatcher")
+    crew_client = logged_in(app.test_client(), "crew")
+    crew = socketio.test_client(app, namespace="/live", flask_test_client=crew_client)
+    assert queued.flush(5)
+    crew.get_received("/live")
+    assert board_languages() == frozenset()
+
+    renders = _card_renders(queued, lambda: _assign_through_the_api(client, app_org, number))
+
+    assert renders == []
+    [plain] = _case_events(crew, number)
+    assert "card" not in plain and plain["action"] == "assign"
 
 
 def test_each_event_carries_a_card_as_new_as_its_change(app, client, app_org, queued) -> None:
@@ -474,7 +544,7 @@ def test_a_card_that_cannot_be_rendered_leaves_the_plain_event_to_everyone(
     from dispatch.web import board as board_web
     from hotline.web.realtime import socketio
 
-    def broken(app, number):
+    def broken(*args):
         raise RuntimeError("no card")
 
     monkeypatch.setattr(board_web, "live_card", broken)
