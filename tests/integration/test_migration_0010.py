@@ -8,29 +8,15 @@ from pathlib import Path
 
 import pytest
 from alembic import command as alembic_command
-from sqlalchemy import inspect
 
 from hotline.cli import alembic_config, upgrade_database
-from hotline.db import make_engine
-from tests.conftest import pg_temporary_database
+from tests.integration.migrationhelp import BOTH_DATABASES, database_at
+from tests.integration.migrationhelp import columns as _columns
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BOTH_DATABASES)
 def url_at_0008(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = pg_temporary_database(request, "migration0010")
-    upgrade_database(url, "0008")
-    return url
-
-
-def _columns(url: str) -> dict[str, dict]:
-    engine = make_engine(url)
-    try:
-        return {column["name"]: column for column in inspect(engine).get_columns("cases")}
-    finally:
-        engine.dispose()
+    return database_at(request, tmp_path, "0008")
 
 
 def test_migration_0010_adds_the_area_and_takes_it_away_again(url_at_0008):

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import pytest
 from alembic import command as alembic_command
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from hotline import services
 from hotline.cli import alembic_config, upgrade_database
-from hotline.db import Base, make_engine
+from hotline.db import Base
 from hotline.domain.audit import ROW_DIGEST_VERSION, ROW_FIELDS
 from hotline.domain.lifecycle import Action
 from hotline.domain.taxonomy import Category, Stage
 from hotline.models import Case, CaseDeadline, CaseEvent
 from hotline.services import Invalid
-from tests.conftest import pg_temporary_database
+from tests.integration.migrationhelp import BOTH_DATABASES, database_at
+from tests.integration.migrationhelp import columns as _columns
 from tests.support import LEAK_REPORT, act, intake_command
 
 CENTRE = "禹城市汉槐街 18 号"  # town (城区)
@@ -166,22 +167,9 @@ def test_the_api_takes_and_shows_the_grade_and_area(app, app_org):
 # -- the migration -----------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BOTH_DATABASES)
 def url_at_0013(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = pg_temporary_database(request, "migration0014")
-    upgrade_database(url, "0013")
-    return url
-
-
-def _columns(url: str) -> dict[str, dict]:
-    engine = make_engine(url)
-    try:
-        return {column["name"]: column for column in inspect(engine).get_columns("cases")}
-    finally:
-        engine.dispose()
+    return database_at(request, tmp_path, "0013")
 
 
 def test_migration_0014_adds_grade_and_zone_and_takes_them_away_again(url_at_0013):
