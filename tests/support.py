@@ -117,6 +117,10 @@ def act(svc: Services, actor: Actor, number: str, action: Action, reason: str = 
     )
 
 
+#: A follow-up's ratings (P7): every aspect, 1-5.
+RATED = {"attitude": 5, "quality": 5, "timeliness": 4, "result": 5}
+
+
 def bring_case_to(svc: Services, org: Org, state: State, **intake_overrides: Any) -> str:
     """Open a case and move it to ``state`` by the usual path; returns its number."""
     if state == State.ANSWERED_ON_CALL:
@@ -174,7 +178,7 @@ def bring_case_to(svc: Services, org: Org, state: State, **intake_overrides: Any
     ]
     paths[State.CLOSED] = [
         *paths[State.AWAITING_FOLLOW_UP],
-        ("operator", Action.CLOSE, "", {"outcome": FollowUpOutcome.SATISFIED.value}),
+        ("operator", Action.CLOSE, "", {"outcome": FollowUpOutcome.SATISFIED.value, **RATED}),
     ]
     if state == State.MERGED:
         parent = services.intake(

@@ -349,6 +349,21 @@ def satisfied_follow_up(facts: CaseFacts, request: Request, settings: Settings) 
         )
 
 
+#: What a follow-up call asks the caller to rate (P7), each 1-5.
+FOLLOW_UP_ASPECTS = ("attitude", "quality", "timeliness", "result")
+
+
+def rated_or_reason(facts: CaseFacts, request: Request, settings: Settings) -> None:
+    """P7: a case closes rated on every aspect of the follow-up, or saying why it is not."""
+    missing = [name for name in FOLLOW_UP_ASPECTS if request.data.get(name) is None]
+    if missing and not _text(request, "no_rating_reason"):
+        raise GuardRefused(
+            "P7",
+            f"record the caller's ratings ({', '.join(missing)}) or why there are none",
+            missing[0],
+        )
+
+
 def dissatisfied_follow_up(facts: CaseFacts, request: Request, settings: Settings) -> None:
     """P7: reopening records the dissatisfied follow-up that caused it."""
     if _follow_up_outcome(request) != FollowUpOutcome.DISSATISFIED:
@@ -410,6 +425,7 @@ S, A = State, Action
 
 # Guards shared by several rows of the table.
 _COMPLETING: tuple[Guard, ...] = (actor_handles_case, needs_result_note, needs_rating_or_reason)
+_CLOSING: tuple[Guard, ...] = (satisfied_follow_up, rated_or_reason, complaint_passed_dispatch)
 _ASKING_EXTENSION: tuple[Guard, ...] = (actor_handles_case, needs_reason, before_deadline_once)
 
 #: Every legal move: ``(state, action) -> (target, guards)``.
@@ -485,9 +501,9 @@ TRANSITIONS: dict[tuple[State, Action], tuple[State, tuple[Guard, ...]]] = {
     (S.DONE, A.CONFIRM_DONE): (S.AWAITING_FOLLOW_UP, ()),
     (S.DONE, A.REJECT_COMPLETION): (S.IN_PROGRESS, (needs_reason,)),
     # follow-up (P7): nothing closes without an outcome
-    (S.ANSWERED_ON_CALL, A.CLOSE): (S.CLOSED, (satisfied_follow_up, complaint_passed_dispatch)),
-    (S.TRANSFERRED, A.CLOSE): (S.CLOSED, (satisfied_follow_up, complaint_passed_dispatch)),
-    (S.AWAITING_FOLLOW_UP, A.CLOSE): (S.CLOSED, (satisfied_follow_up, complaint_passed_dispatch)),
+    (S.ANSWERED_ON_CALL, A.CLOSE): (S.CLOSED, _CLOSING),
+    (S.TRANSFERRED, A.CLOSE): (S.CLOSED, _CLOSING),
+    (S.AWAITING_FOLLOW_UP, A.CLOSE): (S.CLOSED, _CLOSING),
     (S.ANSWERED_ON_CALL, A.REOPEN): (S.REOPENED, (dissatisfied_follow_up,)),
     (S.TRANSFERRED, A.REOPEN): (S.REOPENED, (dissatisfied_follow_up,)),
     (S.AWAITING_FOLLOW_UP, A.REOPEN): (S.REOPENED, (dissatisfied_follow_up,)),

@@ -22,7 +22,7 @@ from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Category, FollowUpOutcome
 from hotline.models import Case, CaseEvent, Contact, FollowUp
 from hotline.services import IntakeOutcome, Invalid, NotFound
-from tests.support import LEAK_REPORT, act, bring_case_to, intake_command
+from tests.support import LEAK_REPORT, RATED, act, bring_case_to, intake_command
 
 
 def _case(svc, number: str) -> Case:
@@ -159,7 +159,7 @@ def test_children_are_resolved_when_the_incident_closes_by_any_path(svc, org):
         }.get(action, "crew")
         act(svc, org[who], parent, action, **data)
     assert _case(svc, child).state == State.AWAITING_FOLLOW_UP
-    act(svc, org["operator"], child, Action.CLOSE, outcome=FollowUpOutcome.SATISFIED)
+    act(svc, org["operator"], child, Action.CLOSE, outcome=FollowUpOutcome.SATISFIED, **RATED)
     assert _case(svc, child).state == State.CLOSED
 
 
@@ -172,7 +172,7 @@ def test_a_child_still_merged_when_the_incident_closes_is_resolved_then(svc, org
         row = session.scalar(select(Case).where(Case.number == child))
         row.state = State.MERGED
         row.parent_case_id = parent_id
-    act(svc, org["operator"], parent, Action.CLOSE, outcome=FollowUpOutcome.SATISFIED)
+    act(svc, org["operator"], parent, Action.CLOSE, outcome=FollowUpOutcome.SATISFIED, **RATED)
     assert _case(svc, parent).state == State.CLOSED
     assert _case(svc, child).state == State.AWAITING_FOLLOW_UP
     assert _events(svc, child)[-1].action == Action.INCIDENT_RESOLVED

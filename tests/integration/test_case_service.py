@@ -20,7 +20,7 @@ from hotline.domain.taxonomy import (
 )
 from hotline.models import Case, CaseEvent, Contact, FollowUp
 from hotline.services import Conflict, Forbidden, IntakeOutcome, Invalid, NotFound, audit
-from tests.support import act, bring_case_to, intake_command
+from tests.support import RATED, act, bring_case_to, intake_command
 
 
 def _case(svc, number) -> Case:
@@ -193,7 +193,7 @@ def test_g7_first_responder_sees_the_case_and_its_history_until_it_closes(svc, o
         ("crew", Action.ARRIVE, "", {}),
         ("crew", Action.COMPLETE, "", {"result_note": "已修复", "customer_rating": 5}),
         ("dispatcher", Action.CONFIRM_DONE, "", {}),
-        ("operator", Action.CLOSE, "", {"outcome": "satisfied"}),
+        ("operator", Action.CLOSE, "", {"outcome": "satisfied", **RATED}),
     ]
     with svc.sessions() as session, pytest.raises(NotFound):
         services.get_case(session, outsider, number)
@@ -393,6 +393,8 @@ def test_p7_nothing_closes_without_a_follow_up_outcome(svc, org):
         outcome="basically_satisfied",
         attitude=5,
         quality=4,
+        timeliness=4,
+        result=5,
     )
     case = _case(svc, number)
     assert case.state == State.CLOSED and case.closed_at is not None

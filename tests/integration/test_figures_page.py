@@ -24,7 +24,7 @@ from hotline.models import Staff
 from hotline.services import IntakeOutcome
 from tests.integration.callhelp import make_flows, ring
 from tests.integration.pagehelp import logged_in
-from tests.support import act, intake_command
+from tests.support import RATED, act, intake_command
 
 DAY = "from=2026-11-26&to=2026-11-26"
 #: What the data set below gives, counted by hand: (numerator, denominator).
@@ -82,7 +82,7 @@ def data(app, app_org, clock):
     ).case_number
     clock.advance(minutes=5)
     act(svc, org["dispatcher"], dispatched, Action.ASSIGN, department_id=org.departments["REPAIR"])
-    act(svc, org["operator"], answered, Action.CLOSE, outcome="satisfied")
+    act(svc, org["operator"], answered, Action.CLOSE, outcome="satisfied", **RATED)
     act(svc, org["operator"], unhappy, Action.REOPEN, outcome="dissatisfied")
     clock.advance(hours=1)  # caller A again: a repeat within 72 hours
     services.intake(

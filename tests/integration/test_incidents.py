@@ -23,13 +23,13 @@ from callflows.services.incident_sms import send_update_sms
 from callflows.telephony import TelephonyError
 from hotline import services
 from hotline.domain.lifecycle import Action, State
-from hotline.domain.taxonomy import Category, FollowUpOutcome
+from hotline.domain.taxonomy import Category
 from hotline.models import Case, CaseEvent, IncidentUpdate
 from hotline.services import Conflict, Forbidden, IntakeOutcome, Invalid
 from hotline.services.incidents import INCIDENT_UPDATE, post_update
 from tests.integration.callhelp import FakeTelephony, make_flows
 from tests.integration.pagehelp import logged_in
-from tests.support import act, bring_case_to, intake_command
+from tests.support import RATED, act, bring_case_to, intake_command
 
 PHONES = ["13805340001", "13805340002", "13805340003"]
 
@@ -235,7 +235,7 @@ def test_closing_the_incident_resolves_every_caller_each_to_their_own_follow_up(
         assert case.stage == "follow_up" and case.due_at is not None  # P7: its own clock
         assert _events(svc, number)[-1].action == Action.INCIDENT_RESOLVED
     # each caller's follow-up is their own: closing one leaves the other waiting
-    act(svc, org["operator"], children[0], Action.CLOSE, outcome=FollowUpOutcome.SATISFIED.value)
+    act(svc, org["operator"], children[0], Action.CLOSE, outcome="satisfied", **RATED)
     assert _case(svc, children[0]).state == State.CLOSED
     assert _case(svc, children[1]).state == State.AWAITING_FOLLOW_UP
     with pytest.raises(Invalid):  # P7: no close without an outcome

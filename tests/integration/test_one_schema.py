@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from hotline.domain.lifecycle import State
 from hotline.models import Appointment, Case, CaseEvent
 from tests.integration.pagehelp import action_form, csrf_from, logged_in, text_of
-from tests.support import bring_case_to
+from tests.support import RATED, bring_case_to
 
 LEAK = {
     "channel": "phone",
@@ -76,7 +76,7 @@ def test_a_case_action_form_and_the_api_refuse_the_same_value_in_the_same_words(
 
     api = app.test_client().post(
         f"/api/cases/{number}/actions",
-        json={"action": "close", "version": int(form["version"]), "outcome": "satisfied"}
+        json={"action": "close", "version": int(form["version"]), "outcome": "satisfied", **RATED}
         | {field: bad},
         headers=_bearer(app_org, "operator"),
     )

@@ -9,7 +9,7 @@ import pytest
 from hotline.domain import lifecycle
 from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Role
-from tests.support import Org, act, bring_case_to
+from tests.support import RATED, Org, act, bring_case_to
 
 #: A user of each role in the seeded organisation (the crew member works in REPAIR,
 #: the department the test cases are assigned to).
@@ -43,7 +43,7 @@ SCENARIOS: dict[Action, tuple[State, dict[str, Any]]] = {
     Action.CONFIRM_DONE: (State.DONE, {}),
     Action.REJECT_COMPLETION: (State.DONE, {"reason": "管段仍渗水"}),
     Action.FOLLOW_UP_UNREACHABLE: (State.AWAITING_FOLLOW_UP, {"note": "未接"}),
-    Action.CLOSE: (State.AWAITING_FOLLOW_UP, {"outcome": "satisfied"}),
+    Action.CLOSE: (State.AWAITING_FOLLOW_UP, {"outcome": "satisfied", **RATED}),
     Action.REOPEN: (State.AWAITING_FOLLOW_UP, {"outcome": "dissatisfied"}),
     Action.CLOSE_UNREACHABLE: (State.AWAITING_FOLLOW_UP, {"reason": "三次未接通", "_attempts": 3}),
     Action.MERGE: (State.WITH_DISPATCH, {"parent_case_number": "_parent"}),

@@ -50,6 +50,10 @@ def facts(state: State, **kw) -> CaseFacts:
     return CaseFacts(**base)
 
 
+#: A follow-up's ratings (P7): every aspect, 1-5.
+RATED = {"attitude": 5, "quality": 5, "timeliness": 4, "result": 5}
+
+
 def req(action: Action, actor: int = OPERATOR, reason: str = "", **data) -> Request:
     return Request(
         action=action,
@@ -94,6 +98,10 @@ def test_g4_no_other_action_changes_the_first_responder():
                 target_department_id=5,
                 parent_case_id=2,
                 outcome="satisfied",
+                attitude=5,
+                quality=5,
+                timeliness=5,
+                result=5,
             ),
             state,
         )
@@ -136,9 +144,11 @@ def test_g6_a_complaint_cannot_be_ended_by_the_first_responder(action, data):
 def test_g6_a_complaint_cannot_close_without_passing_through_dispatch():
     f = facts(State.AWAITING_FOLLOW_UP, category=Category.COMPLAINT, passed_dispatch=False)
     with pytest.raises(GuardRefused, match="dispatch"):
-        apply(f, req(Action.CLOSE, outcome="satisfied"))
+        apply(f, req(Action.CLOSE, outcome="satisfied", **RATED))
     assert (
-        apply(replace(f, passed_dispatch=True), req(Action.CLOSE, outcome="satisfied")).target
+        apply(
+            replace(f, passed_dispatch=True), req(Action.CLOSE, outcome="satisfied", **RATED)
+        ).target
         == State.CLOSED
     )
 
@@ -237,9 +247,27 @@ def test_p7_nothing_closes_without_a_follow_up_outcome():
         apply(facts(State.AWAITING_FOLLOW_UP), req(Action.CLOSE, outcome="dissatisfied"))
     for outcome in (FollowUpOutcome.SATISFIED, FollowUpOutcome.BASICALLY_SATISFIED):
         assert (
-            apply(facts(State.AWAITING_FOLLOW_UP), req(Action.CLOSE, outcome=outcome.value)).target
+            apply(
+                facts(State.AWAITING_FOLLOW_UP), req(Action.CLOSE, outcome=outcome.value, **RATED)
+            ).target
             == State.CLOSED
         )
+
+
+def test_p7_a_case_closes_rated_on_every_aspect_or_saying_why_not():
+    f = facts(State.AWAITING_FOLLOW_UP)
+    with pytest.raises(GuardRefused) as err:
+        apply(f, req(Action.CLOSE, outcome="basically_satisfied"))
+    assert err.value.rule == "P7" and err.value.field == "attitude"
+    partly = {**RATED, "timeliness": None}
+    with pytest.raises(GuardRefused, match="timeliness") as err:
+        apply(f, req(Action.CLOSE, outcome="satisfied", **partly))
+    assert err.value.field == "timeliness"
+    with pytest.raises(GuardRefused):
+        apply(f, req(Action.CLOSE, outcome="satisfied", no_rating_reason="   "))
+    assert apply(f, req(Action.CLOSE, outcome="satisfied", **RATED)).target == State.CLOSED
+    why = req(Action.CLOSE, outcome="satisfied", no_rating_reason="来电人不愿评价")
+    assert apply(f, why).target == State.CLOSED
 
 
 def test_p7_dissatisfied_reopens_to_dispatch():
@@ -321,6 +349,7 @@ PAYLOADS = [
     {"target_department_id": 5, "told_caller": "已告知"},
     {"extra_working_days": 2},
     {"outcome": "satisfied"},
+    {"outcome": "satisfied", "attitude": 5, "quality": 4, "timeliness": 5, "result": 5},
     {"outcome": "dissatisfied"},
     {"staff_id": 9},
     {"staff_id": CREW},
@@ -384,7 +413,9 @@ def test_invariants_hold_after_every_step(category, data):
             assert actor in (DISPATCHER, SUPERVISOR)
         # two tiers: the department signs and names its worker; only that worker takes it
         if f.state == State.ACCEPTED and before.state != State.ACCEPTED:
-            assert action == Action.ACCEPT and actor == CREW and before.handler_department_id == REPAIR
+            assert (
+                action == Action.ACCEPT and actor == CREW and before.handler_department_id == REPAIR
+            )
         if f.state == State.ACKNOWLEDGED and before.state == State.WORKER_ASSIGNED:
             assert actor == before.handler_staff_id
         if f.state == State.WORKER_ASSIGNED:
@@ -393,9 +424,12 @@ def test_invariants_hold_after_every_step(category, data):
                 assert f.handler_department_id == CENTER
         # F11: one extension at most
         assert f.extension_requests <= 1
-        # P7: closing needs an outcome, or enough attempts and a supervisor
+        # P7: closing needs an outcome and every rating, or enough attempts and a supervisor
         if f.state == State.CLOSED:
-            assert (action == Action.CLOSE and payload.get("outcome") == "satisfied") or (
+            rated = all(
+                payload.get(name) for name in ("attitude", "quality", "timeliness", "result")
+            )
+            assert (action == Action.CLOSE and payload.get("outcome") == "satisfied" and rated) or (
                 action == Action.CLOSE_UNREACHABLE
                 and actor == SUPERVISOR
                 and before.follow_up_attempts >= rules.follow_up_unreachable_attempts
