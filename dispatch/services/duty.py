@@ -86,9 +86,21 @@ def active_dispatchers(session: Session) -> list[Staff]:
         session.scalars(
             select(Staff)
             .where(Staff.role == Role.DISPATCHER, Staff.active.is_(True))
-            .order_by(Staff.display_name)
+            .order_by(Staff.display_name, Staff.id)
         )
     )
+
+
+def owner_of_new_work(session: Session, at: datetime) -> tuple[Staff, bool] | None:
+    """G4: who owns work that arrives with nobody to take it (a public app's request,
+    a WeChat report, a 12345 order): the first active dispatcher on duty at ``at``
+    (``True``: on the roster), else, in a gap of the roster, the first active
+    dispatcher by name (``False``); ``None`` when no dispatcher is active."""
+    people = [person for person in on_duty(session, at) if person.active]
+    if people:
+        return people[0], True
+    others = active_dispatchers(session)
+    return (others[0], False) if others else None
 
 
 def on_duty(session: Session, at: datetime) -> list[Staff]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +49,7 @@ from hotline.domain.gov12345 import (
 )
 from hotline.domain.intake import IntakeCommand, IntakeOutcome
 from hotline.domain.taxonomy import Category, Channel, TriageOutcome
-from hotline.models import Gov12345Order, Gov12345Report, Staff
+from hotline.models import Gov12345Order, Gov12345Report
 from hotline.services.access import Actor, lock_case
 from hotline.services.audit import append_event
 from hotline.services.contacts import intake
@@ -71,6 +70,7 @@ from hotline.services.gov12345_queries import (
     view,
     warning_share,
 )
+from hotline.services.ownership import OwnerLookup
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,6 @@ _ORDER_FIELDS = {
     "address": "address",
     "category": "category",
 }
-
-#: Finds who owns a new order (G4): the dispatcher on duty at the moment given.
-OwnerLookup = Callable[[Session, datetime], Staff | None]
 
 
 class NoOwner(Conflict):
@@ -175,11 +172,12 @@ def receive(svc: Services, order: IncomingOrder, *, source: str, owner: OwnerLoo
             known = _known(session, order.order_number)
             if known is not None:
                 return known
-            staff = owner(session, now)
-            if staff is None:
+            found = owner(session, now)
+            if found is None:
                 raise NoOwner(
                     "no dispatcher on duty or active to own the 12345 order", "owner", "G4"
                 )
+            staff = found[0]
             try:
                 result = intake(in_unit(svc, session), Actor.of(staff), _intake_command(order))
             except Invalid as exc:  # named as the order names it

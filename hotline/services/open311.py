@@ -6,10 +6,11 @@ writes the contact, the case, its first stage clock, its history and its
 number, and the row of :class:`~hotline.models.Open311Request` that keeps
 what only the app sent (coordinates, its identifiers, the photo link). The
 first responder (G4) is the dispatcher on duty when the request arrives:
-the composition root hands in the duty roster (``on_duty``). When the
-roster has a gap, the first active dispatcher by name owns it and the
-contact's summary says so; with no active dispatcher at all nothing is
-written and the app is told to try again (:class:`NobodyOnDuty`).
+the composition root hands in who owns new work (``owner``,
+:mod:`hotline.services.ownership`). When the roster has a gap, the first
+active dispatcher by name owns it and the contact's summary says so; with
+no active dispatcher at all nothing is written and the app is told to try
+again (:class:`NobodyOnDuty`).
 
 Reading gives only what anyone may see: no name, phone or e-mail, the
 description with phone numbers and e-mail addresses masked, no staff.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,27 +31,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.domain import open311 as rules
-from hotline.domain.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
+from hotline.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from hotline.domain.intake import IntakeCommand, IntakeOutcome
 from hotline.domain.lifecycle import State
 from hotline.domain.phones import InvalidPhoneNumber, normalise
-from hotline.domain.taxonomy import Channel, Priority, Role
-from hotline.models import Case, Contact, Department, Open311Client, Open311Request, Staff
+from hotline.domain.taxonomy import Channel, Priority
+from hotline.models import Case, Contact, Department, Open311Client, Open311Request
 from hotline.services.access import Actor
 from hotline.services.contacts import intake
 from hotline.services.context import Services, in_unit
-
-#: Who is on duty at a moment: the dispatchers, first the one to own new work.
-OnDuty = Callable[[Session, datetime], Sequence[Staff]]
+from hotline.services.ownership import ROSTER_GAP, NobodyToOwn, OwnerLookup, owner_or_refuse
 
 #: How an app's key starts, so it is recognised when pasted in the wrong place.
 KEY_PREFIX = "o311_"
 
 
-class NobodyOnDuty(ServiceError):
-    """No active dispatcher to own the request (G4): nothing was saved."""
-
-    status = 503
+#: The refusal when no dispatcher can own a request (503, nothing saved).
+NobodyOnDuty = NobodyToOwn
 
 
 class KeyReused(Invalid):
@@ -170,26 +166,6 @@ class Submitted:
     replayed: bool = False
 
 
-def _owner(session: Session, on_duty: OnDuty, now: datetime) -> tuple[Staff, bool]:
-    """G4: the dispatcher on duty now, else the first active dispatcher by name."""
-    people = [person for person in on_duty(session, now) if person.active]
-    if people:
-        return people[0], True
-    fallback = session.scalar(
-        select(Staff)
-        .where(Staff.role == Role.DISPATCHER, Staff.active.is_(True))
-        .order_by(Staff.display_name, Staff.id)
-    )
-    if fallback is None:
-        raise NobodyOnDuty(
-            "no dispatcher can take the request now; nothing was saved, try again later "
-            "or call the hotline",
-            None,
-            "G4",
-        )
-    return fallback, False
-
-
 def _checked(svc: Services, sub: Submission) -> tuple[rules.Service, dict[str, Any], str]:
     found = rules.service(sub.service_code)
     if found is None:
@@ -225,7 +201,7 @@ def submit(
     key: str,
     sub: Submission,
     *,
-    on_duty: OnDuty,
+    owner: OwnerLookup,
     idempotency_key: str | None = None,
 ) -> Submitted:
     """Open a case for an app's service request, in one transaction.
@@ -251,10 +227,10 @@ def submit(
                 replayed = _replay(session, client, idempotency_key, print_)
                 if replayed is not None:
                     return replayed
-            owner, on_the_roster = _owner(session, on_duty, now)
+            owner_staff, on_the_roster = owner_or_refuse(session, owner, now, "the request")
             summary = f"Open311 · {client.name}"
             if not on_the_roster:
-                summary += " · 值班表此时无人值班,由调度员暂代负责"
+                summary += f" · {ROSTER_GAP}"
             command = IntakeCommand(
                 channel=Channel.WEB,
                 outcome=IntakeOutcome.DISPATCH,
@@ -272,7 +248,7 @@ def submit(
                 started_at=now,
                 answered_at=now,
             )
-            result = intake(in_unit(svc, session), Actor.of(owner), command)
+            result = intake(in_unit(svc, session), Actor.of(owner_staff), command)
             contact = session.get(Contact, result.contact_id)
             assert contact is not None and contact.case_id is not None
             session.add(

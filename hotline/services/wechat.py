@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -39,15 +39,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline import db
-from hotline.domain.errors import Invalid, ServiceError
+from hotline.domain.errors import Invalid
 from hotline.domain.intake import IntakeCommand, IntakeOutcome, IntakeResult
 from hotline.domain.phones import InvalidPhoneNumber, normalise
 from hotline.domain.public_status import ResidentStage, resident_status
-from hotline.domain.taxonomy import Category, Channel, Priority, Role, TriageOutcome
-from hotline.models import Case, CustomerPhone, Staff, WechatLink, WechatPush
+from hotline.domain.taxonomy import Category, Channel, Priority, TriageOutcome
+from hotline.models import Case, CustomerPhone, WechatLink, WechatPush
 from hotline.services.access import Actor
 from hotline.services.contacts import intake
 from hotline.services.context import Services, in_unit
+from hotline.services.ownership import ROSTER_GAP, NobodyToOwn, OwnerLookup, owner_or_refuse
 
 __all__ = [
     "HttpWechat",
@@ -435,9 +436,6 @@ def read_phone(svc: Services, raw: str) -> str | None:
 
 # -- the report form --------------------------------------------------------------------
 
-#: Who is on duty at a moment: the dispatchers, first the one to own new work.
-OnDuty = Callable[[Session, datetime], Sequence[Staff]]
-
 #: The categories a resident picks from, with the need the case records.
 REPORT_NEEDS: dict[Category, str] = {
     Category.LEAK: "请派人维修",
@@ -461,10 +459,8 @@ _REPAIRS = frozenset(
 )
 
 
-class NobodyOnDuty(ServiceError):
-    """No active dispatcher to own the report (G4): nothing was saved."""
-
-    status = 503
+#: The refusal when no dispatcher can own a report (503, nothing saved).
+NobodyOnDuty = NobodyToOwn
 
 
 @dataclass(frozen=True)
@@ -478,26 +474,7 @@ class Report:
     category: Category
 
 
-def _owner(session: Session, on_duty: OnDuty, now: datetime) -> tuple[Staff, bool]:
-    """G4: the dispatcher on duty now, else the first active dispatcher by name."""
-    people = [person for person in on_duty(session, now) if person.active]
-    if people:
-        return people[0], True
-    fallback = session.scalar(
-        select(Staff)
-        .where(Staff.role == Role.DISPATCHER, Staff.active.is_(True))
-        .order_by(Staff.display_name, Staff.id)
-    )
-    if fallback is None:
-        raise NobodyOnDuty(
-            "no dispatcher can take the report now; nothing was saved, please call the hotline",
-            None,
-            "G4",
-        )
-    return fallback, False
-
-
-def report(svc: Services, form: Report, *, on_duty: OnDuty, openid: str | None) -> IntakeResult:
+def report(svc: Services, form: Report, *, owner: OwnerLookup, openid: str | None) -> IntakeResult:
     """A resident's report from the official account: a web case, in one transaction.
 
     The contact and its case enter the same intake as a call (channel ``web``,
@@ -511,10 +488,10 @@ def report(svc: Services, form: Report, *, on_duty: OnDuty, openid: str | None) 
         raise Invalid(f"'phone': '{form.phone}' is not a phone number", "phone", "P4")
     now = svc.now()
     with svc.sessions() as session, session.begin():
-        owner, on_the_roster = _owner(session, on_duty, now)
+        owner_staff, on_the_roster = owner_or_refuse(session, owner, now, "the report")
         summary = "微信公众号报事"
         if not on_the_roster:
-            summary += " · 值班表此时无人值班,由调度员暂代负责"
+            summary += f" · {ROSTER_GAP}"
         command = IntakeCommand(
             channel=Channel.WEB,
             outcome=IntakeOutcome.DISPATCH,
@@ -536,7 +513,7 @@ def report(svc: Services, form: Report, *, on_duty: OnDuty, openid: str | None) 
             started_at=now,
             answered_at=now,
         )
-        result = intake(in_unit(svc, session), Actor.of(owner), command)
+        result = intake(in_unit(svc, session), Actor.of(owner_staff), command)
         if openid:
             link(session, openid, phone, now)
     return result

@@ -57,8 +57,9 @@ from hotline.domain.gov12345 import (
 from hotline.domain.taxonomy import Role
 from hotline.services import gov12345 as orders
 from hotline.services.access import Actor
-from hotline.services.gov12345 import NoOwner, OrderView, OwnerLookup
+from hotline.services.gov12345 import NoOwner, OrderView
 from hotline.services.gov12345_platform import platform_from_settings
+from hotline.services.ownership import OwnerLookup
 from hotline.settings import SettingsError
 from hotline.web.api_base import ApiBlueprint, InputSchema, Moment, refusal, register, request_actor
 from hotline.web.auth import roles_required
@@ -363,18 +364,6 @@ def _case_section() -> str | None:
     return "gov12345/_case_gov12345.html"
 
 
-def owner_lookup(
-    on_duty: Callable[[Any, datetime], list[Any]], fallback: Callable[[Any], list[Any]]
-) -> OwnerLookup:
-    """Who owns a new order (G4): the first dispatcher on duty, else the first active one."""
-
-    def owner(session: Any, at: datetime) -> Any:
-        people = on_duty(session, at) or fallback(session)
-        return people[0] if people else None
-
-    return owner
-
-
 def wiring_from_settings(
     app: Flask, settings: Mapping[str, Any], owner: OwnerLookup
 ) -> Gov12345Wiring:
@@ -425,19 +414,16 @@ def init_app(
     app: Flask,
     settings: Mapping[str, Any],
     *,
-    on_duty: Callable[[Any, datetime], list[Any]],
-    fallback: Callable[[Any], list[Any]],
+    owner: OwnerLookup,
 ) -> None:
     """Bind the webhook, the API, the orders page and the case page's section to ``app``.
 
-    ``on_duty`` and ``fallback`` find the dispatchers who may own a new order (G4).
+    ``owner`` finds the dispatcher who owns a new order (G4).
     Raises :class:`SettingsError` naming a ``gov12345_*`` setting that cannot be used.
     """
     from hotline.web import extras
 
-    app.extensions[WIRING_KEY] = wiring_from_settings(
-        app, settings, owner_lookup(on_duty, fallback)
-    )
+    app.extensions[WIRING_KEY] = wiring_from_settings(app, settings, owner)
     register(api_bp)
     app.register_blueprint(bp)
     app.add_template_global(case_gov12345, "case_gov12345")

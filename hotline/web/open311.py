@@ -43,6 +43,7 @@ from hotline.domain.public_status import resident_status
 from hotline.domain.taxonomy import Category, Role
 from hotline.services import ServiceError
 from hotline.services import open311 as service
+from hotline.services.ownership import OwnerLookup
 from hotline.web import labels
 from hotline.web.api_base import InputSchema, Moment
 from hotline.web.auth import csrf, roles_required, throttle
@@ -436,7 +437,7 @@ def create() -> Response:
         wiring(),
         key,
         submission,
-        on_duty=current_app.extensions["hotline.open311_on_duty"],
+        owner=current_app.extensions["hotline.open311_owner"],
         idempotency_key=idempotency_key or None,
     )
     if done.promised_at is not None:
@@ -579,9 +580,9 @@ def revoke(client_id: int) -> Any:
     return _admin_page(message=_("已撤销 %(name)s 的密钥。", name=name))
 
 
-def init_app(app: Flask, *, on_duty: service.OnDuty) -> None:
-    """Serve Open311 with ``on_duty`` naming who owns a new request (G4)."""
-    app.extensions["hotline.open311_on_duty"] = on_duty
+def init_app(app: Flask, *, owner: OwnerLookup) -> None:
+    """Serve Open311 with ``owner`` naming who owns a new request (G4)."""
+    app.extensions["hotline.open311_owner"] = owner
     app.register_blueprint(bp)
     app.register_blueprint(admin_bp)
     csrf.exempt(bp)  # apps post with their api_key, not a browser session

@@ -37,6 +37,7 @@ from marshmallow import RAISE, fields, validate
 from hotline.db import run_guarded
 from hotline.domain.taxonomy import Category
 from hotline.services import ServiceError, Services, wechat
+from hotline.services.ownership import OwnerLookup
 from hotline.web import labels
 from hotline.web.api_base import InputSchema
 from hotline.web.auth import throttle
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("wechat_form", __name__)
 
 NOTIFIER_KEY = "hotline.wechat"
-ON_DUTY_KEY = "hotline.wechat_on_duty"
+OWNER_KEY = "hotline.wechat_owner"
 OPENID_KEY = "wechat_openid"
 #: Reports one address may send (every submission counts, saved or not).
 REPORTS_PER_ADDRESS = parse_limit("5 per hour")
@@ -124,7 +125,7 @@ def submit() -> Any:
         result = wechat.report(
             svc,
             wechat.Report(**body),
-            on_duty=current_app.extensions[ON_DUTY_KEY],
+            owner=current_app.extensions[OWNER_KEY],
             openid=session.get(OPENID_KEY),
         )
     except ServiceError as exc:
@@ -180,9 +181,9 @@ def _in_background(app: Flask, work: Callable[[], Any]) -> None:
     pool.submit(work)
 
 
-def init_app(app: Flask, *, on_duty: wechat.OnDuty) -> None:
-    """Serve the form (``on_duty`` names who owns a report, G4) and push case stages."""
-    app.extensions[ON_DUTY_KEY] = on_duty
+def init_app(app: Flask, *, owner: OwnerLookup) -> None:
+    """Serve the form (``owner`` names who owns a report, G4) and push case stages."""
+    app.extensions[OWNER_KEY] = owner
     app.extensions[NOTIFIER_KEY] = wechat.make_notifier(app.config["HOTLINE"])
     svc: Services = app.extensions["hotline"]
     svc.publish = _case_publisher(app, svc, svc.publish)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from dispatch.models import DutyAlarm
 from dispatch.services import duty
 from dispatch.services.sweep import sweep
+from hotline.models import Staff
 from hotline.services import Forbidden, Invalid, NotFound
 from tests.conftest import SHANGHAI
 
@@ -208,3 +209,21 @@ def test_the_alarms_api_lists_the_hours_found_unattended(app, client, app_org, c
     )
     assert response.status_code == 200
     assert [a["hour_starts_at"][:13] for a in response.json] == ["2026-11-26T01"]
+
+
+# -- who owns work that arrives with nobody to take it (G4) ------------------------------
+
+
+def test_g4_new_work_goes_to_the_dispatcher_on_duty_else_the_first_active_one(svc, org):
+    with svc.sessions() as session:
+        first = duty.active_dispatchers(session)[0]
+        assert duty.owner_of_new_work(session, at(0.5)) == (first, False)  # a roster gap
+    _shift(svc, org, 0, 1)
+    with svc.sessions() as session:
+        owner, on_roster = duty.owner_of_new_work(session, at(0.5))
+        assert (owner.id, on_roster) == (org["dispatcher"].id, True)
+    with svc.sessions() as session, session.begin():
+        for person in session.scalars(select(Staff).where(Staff.role == "dispatcher")):
+            person.active = False
+    with svc.sessions() as session:
+        assert duty.owner_of_new_work(session, at(0.5)) is None  # nobody: the work is refused

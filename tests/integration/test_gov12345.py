@@ -36,7 +36,7 @@ def order_json(number: str = "GD20261126001", **overrides):
 
 def dispatcher_owner(org):
     def owner(session, at):
-        return session.get(Staff, org["dispatcher"].id)
+        return session.get(Staff, org["dispatcher"].id), True
 
     return owner
 

@@ -513,7 +513,9 @@ def test_the_same_submission_sent_twice_at_once_opens_one_case(app, app_org):
         barrier.wait()
         try:
             answers.append(
-                service.submit(svc, key, submission, on_duty=duty.on_duty, idempotency_key="race")
+                service.submit(
+                    svc, key, submission, owner=duty.owner_of_new_work, idempotency_key="race"
+                )
             )
         except Exception as exc:  # the test reports whatever went wrong
             answers.append(exc)
