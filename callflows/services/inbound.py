@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from callflows.domain import live
 from callflows.domain.engine import CallFlowError
 from callflows.models import Call, CallStatus, Direction, Provider
+from callflows.services import task_making
 from callflows.services.context import (
     CallFlows,
     TelephonyFailed,
@@ -275,10 +276,9 @@ def finish(
     call.updated_at = now
     if call.answered_at is not None:
         call.status = CallStatus.COMPLETED
-    elif provider_status in _NOT_THROUGH:
-        call.status = CallStatus.MISSED
     else:
-        call.status = CallStatus.ABANDONED
+        call.status = CallStatus.MISSED if provider_status in _NOT_THROUGH else CallStatus.ABANDONED
+        task_making.call_missed(session, call, now)  # the caller gets a call-back task
     if call.script_state:
         try:
             script = live.restore(flows.scripts, call.script_state, lambda: call.ended_at)

@@ -31,6 +31,7 @@ from callflows.models import (
     Direction,
     OutboundAttempt,
 )
+from callflows.services import task_making
 from callflows.services.context import CallFlows, TelephonyFailed, get_call, require_taker
 from callflows.services.numbers import is_mobile
 from callflows.services.submission import promised_text
@@ -197,6 +198,7 @@ def mark_reached(session: Session, call: Call, staff_id: int | None, now: dateti
         return False
     call.called_back_at = now
     call.called_back_by_id = staff_id
+    task_making.call_reached(session, call, now)
     if call.contact_id is not None:
         contact = session.get(Contact, call.contact_id)
         if contact is not None:

@@ -6,8 +6,8 @@ Where tasks come from:
 * a follow-up (P7) when a case reaches a follow-up state (awaiting
   follow-up, answered on the call, transferred), in the transaction that
   moves it, and a call-back for each missed or abandoned call, in the
-  transaction that records it: :func:`install` hooks the session's flush, so
-  every path that moves a case or ends a call makes its task, once;
+  transaction that records it (:mod:`callflows.services.task_making`,
+  called explicitly by the case core and the call flows);
 * a booked call-back (W11) from the form (:func:`book_call_back`);
 * one abnormal-usage task per anomaly (W14) from a list
   (:func:`import_anomalies`);
@@ -25,11 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, event, func, select, update
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from callflows.domain import live
@@ -37,7 +36,6 @@ from callflows.domain.engine import CallFlowError
 from callflows.domain.outbound_tasks import (
     ABNORMAL_USAGE_DEADLINE,
     ACTIVE_STATES,
-    SCRIPT_OF,
     Anomaly,
     AnomalyError,
     AttemptOutcome,
@@ -52,8 +50,6 @@ from callflows.domain.outbound_tasks import (
 from callflows.models import (
     AttemptKind,
     Call,
-    CallStatus,
-    Direction,
     OutboundAttempt,
     OutboundTask,
     OutboundTaskAttempt,
@@ -61,8 +57,14 @@ from callflows.models import (
 from callflows.services.context import CallFlows, require_taker
 from callflows.services.outbound import _send, _write_attempt, mark_reached
 from callflows.services.script import engine_refusal
+from callflows.services.task_making import (
+    FOLLOW_UP_STATES,
+    active_task,
+    close_task,
+    new_task,
+)
 from callflows.telephony import OutboundCall
-from hotline.domain.lifecycle import Action, State
+from hotline.domain.lifecycle import Action
 from hotline.domain.taxonomy import Role
 from hotline.models import Case, Customer, CustomerPhone
 from hotline.services import Actor, Conflict, Forbidden, Invalid, NotFound, Services, perform
@@ -77,7 +79,6 @@ __all__ = [
     "decide_unreachable",
     "finish_follow_up",
     "import_anomalies",
-    "install",
     "place_call",
     "queue",
     "record_attempt",
@@ -86,164 +87,8 @@ __all__ = [
     "task_for_case",
 ]
 
-#: The states in which a case waits for its follow-up call (P7).
-FOLLOW_UP_STATES = frozenset({State.AWAITING_FOLLOW_UP, State.ANSWERED_ON_CALL, State.TRANSFERRED})
-#: Calls whose caller waits for a call-back.
-_MISSED = frozenset({CallStatus.MISSED, CallStatus.ABANDONED})
 #: The purpose of a telephony attempt placed from a task.
 PURPOSE = "outbound_task"
-
-
-# -- tasks made where the work arises ------------------------------------------
-
-
-def _changed(obj: object, name: str) -> bool:
-    return bool(sa_inspect(obj).attrs[name].history.has_changes())
-
-
-def _active(session: Session, kind: TaskKind, **where: Any) -> OutboundTask | None:
-    query = select(OutboundTask).where(
-        OutboundTask.kind == kind.value, OutboundTask.state.in_([s.value for s in ACTIVE_STATES])
-    )
-    for name, value in where.items():
-        query = query.where(getattr(OutboundTask, name) == value)
-    return session.scalars(query.order_by(OutboundTask.id)).first()
-
-
-def _new_task(kind: TaskKind, key: str, now: datetime, **values: Any) -> OutboundTask:
-    return OutboundTask(
-        kind=kind.value,
-        subject_key=key,
-        state=TaskState.OPEN.value,
-        script_id=SCRIPT_OF[kind],
-        created_at=now,
-        updated_at=now,
-        **values,
-    )
-
-
-def _follow_up_for(session: Session, case: Case, now: datetime) -> OutboundTask | None:
-    """A follow-up task for ``case`` unless one is still open (one per round)."""
-    if _active(session, TaskKind.FOLLOW_UP, case_id=case.id) is not None:
-        return None
-    rounds = session.scalar(
-        select(func.count(OutboundTask.id)).where(
-            OutboundTask.kind == TaskKind.FOLLOW_UP.value, OutboundTask.case_id == case.id
-        )
-    )
-    return _new_task(
-        TaskKind.FOLLOW_UP,
-        subject_key(TaskKind.FOLLOW_UP, "case", case.id, (rounds or 0) + 1),
-        now,
-        # The call may be made at once; the follow-up stage's clock is its deadline
-        # (the day after the work was done, from the time-limit policy).
-        due_at=now,
-        deadline_at=case.due_at or now + timedelta(days=1),
-        case_id=case.id,
-        phone=case.contact_phone or "",
-        contact_name=case.contact_name or "",
-        details=case.problem or "",
-    )
-
-
-def _close(task: OutboundTask, now: datetime, result: str) -> None:
-    task.state = TaskState.DONE.value
-    task.closed_at = now
-    task.updated_at = now
-    task.result = task.result or result
-
-
-def _after_flush(session: Session, _context: Any) -> None:
-    """Note the cases and calls this flush moved (history is still readable here)."""
-    pending: list[tuple[str, Any]] = session.info.setdefault("outbound_tasks", [])
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, Case) and _changed(obj, "state"):
-            history = sa_inspect(obj).attrs["state"].history
-            moved = {*history.added, *history.deleted}
-            # Only a case entering or leaving follow-up concerns the queue.
-            if any(state in FOLLOW_UP_STATES for state in moved if state is not None):
-                pending.append(("case", obj))
-        elif (
-            isinstance(obj, Call)
-            and obj.direction == Direction.INBOUND
-            and (
-                (_changed(obj, "status") and obj.status in _MISSED)
-                or _changed(obj, "called_back_at")
-            )
-        ):
-            pending.append(("call", obj))
-
-
-def _after_flush_postexec(session: Session, _context: Any) -> None:
-    """Make or settle the tasks for what the flush moved; they go in with the next flush."""
-    pending = session.info.pop("outbound_tasks", [])
-    if not pending:
-        return
-    now = _now(session)
-    with session.no_autoflush:
-        for what, obj in pending:
-            if what == "case":
-                _case_moved(session, obj, now)
-            else:
-                _call_moved(session, obj, now)
-
-
-def _now(session: Session) -> datetime:
-    clock = session.info.get("clock")
-    if clock is not None:
-        return clock()
-    return datetime.now(UTC)
-
-
-def _case_moved(session: Session, case: Case, now: datetime) -> None:
-    when = case.updated_at or now
-    if State(case.state) in FOLLOW_UP_STATES:
-        task = _follow_up_for(session, case, when)
-        if task is not None:
-            session.add(task)
-        return
-    task = _active(session, TaskKind.FOLLOW_UP, case_id=case.id)
-    if task is not None and task.state in {s.value for s in ACTIVE_STATES}:
-        # The case left follow-up (closed, reopened): its task leaves the queue.
-        _close(task, when, str(case.state))
-
-
-def _call_moved(session: Session, call: Call, now: datetime) -> None:
-    if call.direction != Direction.INBOUND:
-        return
-    task = _active(session, TaskKind.CALL_BACK, call_id=call.id)
-    if call.called_back_at is not None:
-        if task is not None and task.state != TaskState.DONE.value:
-            _close(task, call.called_back_at, "reached")
-        return
-    if call.status not in _MISSED or not call.from_number or task is not None:
-        return
-    key = subject_key(TaskKind.CALL_BACK, "call", call.id)
-    if session.scalar(select(OutboundTask.id).where(OutboundTask.subject_key == key)):
-        return
-    session.add(
-        _new_task(
-            TaskKind.CALL_BACK,
-            key,
-            now,
-            due_at=call.ended_at or call.ringing_at or now,
-            call_id=call.id,
-            customer_id=call.customer_id,
-            phone=call.from_number,
-        )
-    )
-
-
-def install() -> None:
-    """Hook task creation into every session's flush (once per process)."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_flush_postexec", _after_flush_postexec)
-
-
-def _begin(session: Session, svc: Services) -> Any:
-    session.info["clock"] = svc.now
-    return session.begin()
 
 
 # -- reading the queue ---------------------------------------------------------
@@ -330,7 +175,7 @@ def case_of(session: Session, task: OutboundTask) -> Case | None:
 
 def task_for_case(session: Session, case_id: int) -> OutboundTask | None:
     """The case's follow-up task still to do, if any."""
-    return _active(session, TaskKind.FOLLOW_UP, case_id=case_id)
+    return active_task(session, TaskKind.FOLLOW_UP, case_id=case_id)
 
 
 # -- pulling a task ------------------------------------------------------------
@@ -387,7 +232,7 @@ def _owned(session: Session, actor: Actor, task_id: int) -> OutboundTask:
 def release(svc: Services, actor: Actor, task_id: int) -> None:
     """Put a task one holds back in the queue for someone else."""
     require_taker(actor)
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         task = _owned(session, actor, task_id)
         task.owner_id = None
         task.taken_at = None
@@ -435,7 +280,7 @@ def script_op(
 ) -> None:
     """Apply one script step to the task's call; the engine decides, a refusal is not stored."""
     require_taker(actor)
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         task = _owned(session, actor, task_id)
         script = script_of(flows, session, task, svc)
         if script is None:
@@ -455,7 +300,7 @@ def script_op(
 def restart_script(svc: Services, flows: CallFlows, actor: Actor, task_id: int) -> None:
     """Start the task's script again (a new attempt after the last one ended)."""
     require_taker(actor)
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         task = _owned(session, actor, task_id)
         task.script_state = None
         task.updated_at = svc.now()
@@ -537,7 +382,7 @@ def record_attempt(
     """
     require_taker(actor)
     now = svc.now()
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         task = _owned(session, actor, task_id)
         if task.kind == TaskKind.FOLLOW_UP.value:
             raise Invalid("a follow-up is finished from its script (P7)", "outcome", "P7")
@@ -545,7 +390,7 @@ def record_attempt(
             raise Invalid("say what was agreed with the customer", "note")
         _attempt(session, task, actor, now, outcome, note)
         if outcome == AttemptOutcome.REACHED:
-            _close(task, now, note.strip())
+            close_task(task, now, note.strip())
             if task.call_id is not None:
                 call = session.get(Call, task.call_id)
                 if call is not None:
@@ -579,7 +424,7 @@ def finish_follow_up(svc: Services, flows: CallFlows, actor: Actor, task_id: int
     """
     require_taker(actor)
     now = svc.now()
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         _lock_case_first(session, task_id)
         task = _owned(session, actor, task_id)
         if task.kind != TaskKind.FOLLOW_UP.value or task.case_id is None:
@@ -605,7 +450,7 @@ def finish_follow_up(svc: Services, flows: CallFlows, actor: Actor, task_id: int
         task.script_state = None
         task.updated_at = now
         if decision.action in (Action.CLOSE, Action.REOPEN):
-            _close(task, now, f"{decision.action.value}: {decision.note}".strip(": "))
+            close_task(task, now, f"{decision.action.value}: {decision.note}".strip(": "))
             return task
         task.owner_id = None
         task.taken_at = None
@@ -626,7 +471,7 @@ def decide_unreachable(
     if actor.role != Role.SUPERVISOR:
         raise Forbidden("only a supervisor decides a follow-up nobody could reach")
     now = svc.now()
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         _lock_case_first(session, task_id)
         task = get_task(session, task_id, lock=True)
         if task.state != TaskState.NEEDS_DECISION.value:
@@ -645,7 +490,7 @@ def decide_unreachable(
                 expected_version=case.version,
                 reason=reason.strip(),
             )
-            _close(task, now, reason.strip())
+            close_task(task, now, reason.strip())
         else:
             task.state = TaskState.OPEN.value
             task.due_at = now
@@ -682,8 +527,8 @@ def book_call_back(
     require_taker(actor)
     now = svc.now()
     key = subject_key(TaskKind.BOOKED_CALL_BACK, phone, due_at.isoformat(timespec="minutes"))
-    with svc.sessions() as session, _begin(session, svc):
-        task = _new_task(
+    with svc.sessions() as session, session.begin():
+        task = new_task(
             TaskKind.BOOKED_CALL_BACK,
             key,
             now,
@@ -721,7 +566,7 @@ def import_anomalies(svc: Services, actor: Actor, anomalies: str | Iterable[Anom
         raise Invalid(str(exc), exc.field, "W14") from None
     now = svc.now()
     created = 0
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         for line, row in enumerate(rows, start=2):
             customer = session.scalar(
                 select(Customer).where(Customer.account_number == row.account_number)
@@ -732,7 +577,7 @@ def import_anomalies(svc: Services, actor: Actor, anomalies: str | Iterable[Anom
                     "account",
                     "W14",
                 )
-            task = _new_task(
+            task = new_task(
                 TaskKind.ABNORMAL_USAGE,
                 subject_key(TaskKind.ABNORMAL_USAGE, row.account_number, row.reading, row.expected),
                 now,
@@ -756,7 +601,7 @@ def create_dunning(svc: Services, actor: Actor) -> int:
     now = svc.now()
     month = now.astimezone(svc.timezone).strftime("%Y-%m")
     created = 0
-    with svc.sessions() as session, _begin(session, svc):
+    with svc.sessions() as session, session.begin():
         customers = session.scalars(
             select(Customer)
             .where(Customer.arrears_cents > 0)
@@ -764,7 +609,7 @@ def create_dunning(svc: Services, actor: Actor) -> int:
         ).all()
         for customer in customers:
             yuan = f"{customer.arrears_cents / 100:.2f}"
-            task = _new_task(
+            task = new_task(
                 TaskKind.DUNNING,
                 subject_key(TaskKind.DUNNING, customer.account_number, month),
                 now,

@@ -32,12 +32,9 @@ from dispatch.domain.figures import (
     all_figures,
 )
 from dispatch.services.figures import verdict
-from hotline.domain.lifecycle import State
+from hotline.domain.lifecycle import FOLLOW_UP_STATES, State
 from hotline.domain.taxonomy import Channel, Disposition, FollowUpOutcome
 from hotline.models import Case, CaseDeadline, CaseEvent, Contact, Department, FollowUp, Staff
-
-#: The states in which a case waits for its follow-up call (P7).
-FOLLOW_UP_STATES = (State.ANSWERED_ON_CALL, State.TRANSFERRED, State.AWAITING_FOLLOW_UP)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,10 @@ class Action(StrEnum):
 
 
 OPEN_STATES: frozenset[State] = frozenset(State) - {State.CLOSED}
+#: The states in which a case waits for its follow-up call (P7).
+FOLLOW_UP_STATES: frozenset[State] = frozenset(
+    {State.AWAITING_FOLLOW_UP, State.ANSWERED_ON_CALL, State.TRANSFERRED}
+)
 #: States in which the dispatch center holds the case and must assign it.
 DISPATCH_QUEUE: frozenset[State] = frozenset({State.WITH_DISPATCH, State.RETURNED, State.REOPENED})
 #: States in which a department or crew is working the case (the department has

@@ -54,6 +54,10 @@ Publisher = Callable[[Mapping[str, Any]], None]
 #: same transaction as the text or not at all.
 TextChecker = Callable[[Session, Case, CaseEvent, Sequence[tuple[str, str]], int | None], Any]
 
+#: Called in the same transaction each time a case changes state, after its event
+#: (the call flows' outbound queue makes or settles the case's follow-up task).
+CaseMoved = Callable[[Session, Case, datetime], None]
+
 #: Keys of event data that hold text staff typed; an event's reason is staff text too.
 STAFF_TEXT_KEYS: tuple[str, ...] = ("note", "answer", "result_note", "told_caller", "summary")
 
@@ -78,6 +82,8 @@ class Services:
     text_checker: TextChecker | None = None
     #: Routing rules (``hotline.domain.routing``); None: the shipped ``config/routing.toml``.
     routing: Any = None
+    #: Told of every change of a case's state, inside its transaction (None: nobody).
+    case_moved: CaseMoved | None = None
 
     def read_session(self) -> Session:
         """A session for reading only (no write lock on SQLite)."""
@@ -178,4 +184,3 @@ def in_unit(svc: Services, session: Session) -> Services:
     that commit.
     """
     return replace(svc, sessions=_UnitSessions(session))  # type: ignore[arg-type]
-

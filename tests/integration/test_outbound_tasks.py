@@ -12,6 +12,7 @@ from callflows import services as calls
 from callflows.domain.outbound_tasks import AttemptOutcome, TaskKind, TaskState
 from callflows.models import Call, OutboundTask
 from callflows.services import outbound_tasks as tasks
+from callflows.services import task_making
 from hotline import services
 from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, Customer, CustomerPhone, FollowUp
@@ -21,8 +22,8 @@ from tests.support import act, bring_case_to, intake_command
 
 
 @pytest.fixture(autouse=True)
-def _installed() -> None:
-    tasks.install()
+def _installed(svc) -> None:
+    task_making.install(svc)
 
 
 @pytest.fixture
