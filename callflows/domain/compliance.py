@@ -44,6 +44,7 @@ __all__ = [
     "Flag",
     "PhraseChecker",
     "find_banned_phrases",
+    "rules_for_pages",
 ]
 
 #: G2, as the standard lists them.
@@ -314,3 +315,37 @@ def find_banned_phrases(
         DEFAULT_ALLOWANCES if allowances is None else allowances,
     )
     return checker.find(text)
+
+
+def rules_for_pages(
+    phrases: Iterable[str] = DEFAULT_BANNED_PHRASES,
+    allowances: Iterable[Allowance] = DEFAULT_ALLOWANCES,
+) -> dict[str, object]:
+    """The phrases, allowances and folds as plain data, for the warning while typing.
+
+    A page's script repeats :meth:`PhraseChecker.find` with these: the same
+    phrases, the same variant folds (``variants`` in contexts and phrases,
+    ``phrase_only`` in phrases alone) and the same allowance patterns, which
+    use only syntax that JavaScript reads the same way. Raises ``ValueError``
+    as :class:`PhraseChecker` does.
+    """
+    phrases = tuple(phrases)
+    allowances = tuple(allowances)
+    PhraseChecker(phrases, allowances)  # refuse what the server check would refuse
+    return {
+        "rule": "G2",
+        "phrases": list(phrases),
+        "allowances": [
+            {
+                "phrase": a.phrase,
+                "before": a.before,
+                "after": a.after,
+                "sentence": a.sentence,
+            }
+            for a in allowances
+        ],
+        "variants": dict(_VARIANTS),
+        "phrase_only": {"您": "你"},
+        "sentence_end": "".join(sorted(_SENTENCE_END)),
+        "run_limit": _RUN_LIMIT,
+    }
