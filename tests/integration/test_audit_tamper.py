@@ -579,7 +579,7 @@ def _sweep_resumes_a_paused_clock(svc, org, clock) -> None:
         requested_by_customer=True,
     )
     clock.now = starts + timedelta(minutes=10)
-    assert sweep(svc, check_duty=False).resumed == 1
+    assert sweep(svc, check_duty=False).resumed == 2  # the on-site and the set-out clock
 
 
 PATHS: dict[str, Callable[..., None]] = {
