@@ -40,7 +40,7 @@ from callflows.services.context import CALL_TAKERS
 from callflows.web.console import flows
 from hotline.domain.taxonomy import Role
 from hotline.services import Actor, Invalid, ServiceError
-from hotline.web import privacy
+from hotline.web import labels, privacy
 from hotline.web.api_base import ApiBlueprint, InputSchema, refusal, request_actor, rules
 from hotline.web.auth import roles_required
 from hotline.web.pages import actor, common
@@ -87,8 +87,26 @@ OUTCOME_LABELS = {
 }
 
 
+def result_words(result: str) -> str:
+    """A task's result in the page language: the case state or lifecycle action it
+    records by name (``closed``, ``close: 已满意``), else the words staff wrote."""
+    code, _sep, rest = result.partition(": ")
+    for table in (labels.STATE, labels.ACTION):
+        if code in table:
+            named = str(table[code])
+            return f"{named}: {rest}" if rest else named
+    if result == AttemptOutcome.REACHED.value:
+        return str(OUTCOME_LABELS[AttemptOutcome.REACHED])
+    return result
+
+
 def _names() -> dict[str, Any]:
-    return {"kinds": KIND_LABELS, "states": STATE_LABELS, "outcome_names": OUTCOME_LABELS}
+    return {
+        "kinds": KIND_LABELS,
+        "states": STATE_LABELS,
+        "outcome_names": OUTCOME_LABELS,
+        "result_words": result_words,
+    }
 
 
 # -- schemas: one per command ---------------------------------------------------
@@ -165,9 +183,11 @@ class StepView:
     text_zh: str
     text_en: str
     note_zh: str
+    note_en: str
     verbatim: bool
     answers: list[tuple[str, str, str]]
-    captures: list[tuple[str, str, bool]]
+    #: (field, Chinese title, English title, required)
+    captures: list[tuple[str, str, str, bool]]
     optional: bool
 
 
@@ -176,14 +196,20 @@ def _step_view(script: Any) -> StepView | None:
     step = session.current_step
     if step is None:
         return None
-    captures = [(n, FIELDS[n].zh if n in FIELDS else n, True) for n in step.captures]
-    captures += [(n, FIELDS[n].zh if n in FIELDS else n, False) for n in step.optional_captures]
+
+    def titled(name: str, required: bool) -> tuple[str, str, str, bool]:
+        spec = FIELDS.get(name)
+        return (name, spec.zh if spec else name, spec.en if spec else name, required)
+
+    captures = [titled(n, True) for n in step.captures]
+    captures += [titled(n, False) for n in step.optional_captures]
     return StepView(
         id=step.id,
         kind=str(step.kind),
         text_zh=session.text(step),
         text_en=session.text(step, lang="en"),
         note_zh=step.note_zh,
+        note_en=step.note_en,
         verbatim=step.verbatim,
         answers=[(b.answer, b.zh, b.en) for b in step.branches],
         captures=captures,

@@ -22,7 +22,7 @@ from hotline.domain.taxonomy import Role
 from hotline.services import audit_report
 from hotline.services import staff as staff_service
 from hotline.settings import AUDIT_KEY_MIN_LENGTH
-from hotline.web import history_words
+from hotline.web import audit_findings, labels
 from hotline.web.auth import roles_required
 from hotline.web.pages import actor
 from hotline.web.session import db_session
@@ -67,14 +67,16 @@ def _check(case_number: str | None = None) -> audit_report.AuditReport:
         session.rollback()
 
 
-def _history(number: str) -> list[history_words.HistoryLine] | None:
+def _history(number: str) -> list[labels.HistoryLine] | None:
     """The case's history in words, or None when there is no such case."""
     session = _snapshot()
     try:
         events = services.history(session, actor(), number)
         staff_names = {s.id: s.display_name for s in staff_service.active_staff(session)}
-        department_names = {d.id: d.name_zh for d in staff_service.departments(session)}
-        return history_words.history_lines(events, staff_names, department_names)
+        department_names = {
+            d.id: labels.department_name(d) for d in staff_service.departments(session)
+        }
+        return labels.history_lines(events, staff_names, department_names)
     except services.NotFound:
         return None
     finally:
@@ -87,7 +89,7 @@ def _number(raw: str | None) -> str:
 
 def _render(**extra: Any) -> Any:
     report = extra.get("report")
-    findings = [history_words.problem_line(p) for p in report.problems] if report else []
+    findings = [audit_findings.problem_line(p) for p in report.problems] if report else []
     return render_template("audit.html", findings=findings, **extra)
 
 

@@ -308,7 +308,8 @@ def test_the_case_page_shows_the_area_and_preselects_the_proposal(app, app_org, 
     svc, org = app.extensions["hotline"], app_org
     number = services.intake(svc, org["operator"], intake_command(area="CENTRE")).case_number
     html = text_of(logged_in(client, "dispatcher").get(f"/cases/{number}"))
-    assert "CENTRE" in html and f'data-proposed-department="{org.departments["REPAIR"]}"' in html
+    assert "市中" in html  # the area CENTRE, by its name in the page language
+    assert f'data-proposed-department="{org.departments["REPAIR"]}"' in html
     form = html.split('data-action="assign"', 1)[1].split("</form>", 1)[0]
     assert f'<option value="{org.departments["REPAIR"]}" selected>' in form
 

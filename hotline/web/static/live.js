@@ -74,7 +74,10 @@
     if (payload.case) {
       var link = document.createElement("a");
       link.href = "/cases/" + encodeURIComponent(payload.case);
-      link.textContent = box.dataset.label + " " + payload.case + " · " + payload.action;
+      // The action by its name in the page's language, never its code.
+      var names = JSON.parse(dot.dataset.actions || "{}");
+      var what = names[payload.action];
+      link.textContent = box.dataset.label + " " + payload.case + (what ? " · " + what : "");
       item.appendChild(link);
     } else if (payload.action === "duty_alarm") {
       // P1: the dispatch center has nobody on duty this hour.

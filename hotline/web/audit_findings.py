@@ -1,122 +1,20 @@
-"""A case's history and the tamper check's findings, told in sentences.
+"""The tamper check's findings in the interface language.
 
-Each event becomes one sentence in the interface language: when (the
-utility's time, ``11-26 14:05``), who (role and name, or the system), what
-(the action's name), from which state to which, the reason, and the facts
-that matter named with their labels and units. Nothing raw is shown: a fact
-without a label, a nested value or an id with no name is left out. Used by
-the audit page; the case page can show the same lines.
+The check (``hotline.domain.audit``) words each problem in English for the
+command line; the audit page shows it in the page's language: where (a
+case, one of its events, an anchor, a day's numbering) and what is wrong.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
-from hotline.web import labels
-from hotline.web.i18n import local_time
-
 if TYPE_CHECKING:
     from hotline.domain.audit import Problem
-    from hotline.models import CaseEvent
-
-
-@dataclass(frozen=True)
-class HistoryLine:
-    """One event in words: its sequence number, time, sentence and facts."""
-
-    seq: int
-    at: str
-    sentence: str
-    reason: str
-    facts: list[tuple[str, str]]
-
-    @property
-    def text(self) -> str:
-        """The whole line as one text (sentence, reason, facts)."""
-        parts = [self.sentence]
-        if self.reason:
-            parts.append(_("原因:%(reason)s。", reason=self.reason))
-        if self.facts:
-            parts.append("；".join(f"{name}:{value}" for name, value in self.facts) + "。")
-        return " ".join(parts)
-
-
-def _who(event: CaseEvent) -> str:
-    actor = event.actor
-    if actor is None:
-        return _("系统")
-    return _(
-        "%(role)s %(name)s", role=labels.label(labels.ROLE, actor.role), name=actor.display_name
-    )
-
-
-def _facts(
-    data: dict[str, Any], staff_names: dict[int, str], department_names: dict[int, str]
-) -> list[tuple[str, str]]:
-    """The facts with a label and a plain value; days and minutes with their units."""
-    plain = {
-        key: value
-        for key, value in (data or {}).items()
-        if key in labels.EVENT_DATA
-        and (not isinstance(value, dict | list) or key == "stages")
-        and not (
-            (key.endswith("_id") and isinstance(value, int))
-            and value not in staff_names
-            and value not in department_names
-            and not key.endswith(("appointment_id", "order_id", "update_id"))
-        )
-    }
-    facts = labels.event_facts(plain, staff_names, department_names)
-    days = plain.get("extra_working_days")
-    if isinstance(days, int):
-        label = str(labels.EVENT_DATA["extra_working_days"])
-        facts = [
-            (name, _("%(days)s 个工作日", days=days) if name == label else text)
-            for name, text in facts
-        ]
-    return facts
-
-
-def event_line(
-    event: CaseEvent, staff_names: dict[int, str], department_names: dict[int, str]
-) -> HistoryLine:
-    """``event`` as one sentence with its reason and facts."""
-    who = _who(event)
-    what = labels.label(labels.ACTION, event.action)
-    to_state = labels.label(labels.STATE, event.to_state)
-    if event.from_state and event.from_state != event.to_state:
-        sentence = _(
-            "%(who)s办理「%(what)s」,工单由「%(from)s」转为「%(to)s」。",
-            who=who,
-            what=what,
-            to=to_state,
-            **{"from": labels.label(labels.STATE, event.from_state)},
-        )
-    else:
-        sentence = _(
-            "%(who)s办理「%(what)s」,工单状态为「%(to)s」。", who=who, what=what, to=to_state
-        )
-    return HistoryLine(
-        seq=event.seq,
-        at=local_time(event.at),
-        sentence=sentence,
-        reason=event.reason or "",
-        facts=_facts(event.data, staff_names, department_names),
-    )
-
-
-def history_lines(
-    events: list[CaseEvent], staff_names: dict[int, str], department_names: dict[int, str]
-) -> list[HistoryLine]:
-    """A case's events, in order, as sentences."""
-    return [event_line(event, staff_names, department_names) for event in events]
-
-
-# -- the tamper check's findings ---------------------------------------------------------------
 
 _ANCHOR = re.compile(r"^anchor (\d+)$")
 _DAY = re.compile(r"^day (\d{8})$")
