@@ -16,8 +16,9 @@ from typing import Any
 
 from flask import Flask
 
+from callflows.domain.compliance import find_banned_phrases
 from callflows.domain.scripts import load_all
-from callflows.services import CallFlows, Emitter, flags, incident_sms
+from callflows.services import CallFlows, Emitter, flags, incident_sms, outage_notices
 from callflows.telephony import Telephony, TwilioConfig, make_telephony
 from hotline.services import Actor, Services
 from hotline.settings import SettingsError, resolve_path
@@ -59,6 +60,11 @@ def _ring_limit(settings: Mapping[str, Any]) -> float:
     return float(value)
 
 
+def _banned_phrases(text: str) -> list[str]:
+    """G2: the banned phrases in ``text`` (for the knowledge base's article versions)."""
+    return [flag.phrase for flag in find_banned_phrases(text)]
+
+
 def init_app(
     app: Flask,
     settings: Mapping[str, Any],
@@ -71,7 +77,19 @@ def init_app(
     Raises :class:`~callflows.domain.scripts.ScriptError` for a malformed script and
     :class:`SettingsError` naming the key for an unusable setting.
     """
-    from callflows.web import console, console_api, flags_page, ring, simulator, twilio_voice
+    from callflows.web import (
+        console,
+        console_api,
+        flags_page,
+        outage_notices,
+        quality,
+        ring,
+        simulator,
+        twilio_sms,
+        twilio_voice,
+    )
+    from dispatch.services.scheduler import JOBS_KEY
+    from hotline.web.api_base import register as api_register
     from hotline.web.api_incidents import SMS_SENDER
     from hotline.web.auth import csrf
     from hotline.web.realtime import emit_to
@@ -99,11 +117,17 @@ def init_app(
     )
     app.extensions["callflows"] = flows
     flags.install(app.extensions["hotline"])  # G2: services flag the staff text they store
+    # G2 in the knowledge base: each article version saved records the banned phrases in it.
+    app.extensions["hotline.knowledge.phrase_finder"] = _banned_phrases
     # Incident updates posted on hotline's pages and API are texted to the callers from here.
     app.extensions[SMS_SENDER] = functools.partial(_text_incident_update, flows=flows)
     app.register_blueprint(console.bp)  # the console's pages and the call log
     app.register_blueprint(console_api.api_bp)
     app.register_blueprint(flags_page.bp)  # the supervisors' list of G2 flags
+    # Quality checks (质检): the items' file is read now, so a malformed one stops the start.
+    quality.standard_of(settings)
+    app.register_blueprint(quality.bp)
+    api_register(quality.api_bp)
     # JSON endpoints check the X-CSRFToken header themselves (hotline.web.auth.api_actor);
     # Twilio signs its webhooks instead of sending a CSRF token.
     csrf.exempt(console_api.api_bp)
@@ -111,6 +135,24 @@ def init_app(
     app.register_blueprint(simulator.bp)
     app.register_blueprint(twilio_voice.bp)
     csrf.exempt(twilio_voice.bp)
+    app.register_blueprint(twilio_sms.bp)  # case status by SMS reply
+    csrf.exempt(twilio_sms.bp)
+    app.register_blueprint(outage_notices.bp)  # P8: a new restore time, water back
+    # Outbound work as one queue: tasks made where the work arises, pulled one at a time.
+    from callflows.services import task_making
+    from callflows.web import outbound
+
+    task_making.install(app.extensions["hotline"])
+    app.register_blueprint(outbound.bp)
+    app.register_blueprint(outbound.api_bp)  # W14: anomalies from the metering system
+    csrf.exempt(outbound.api_bp)
+    # P8: the leading scheduler texts outage notices to the affected areas.
+    app.extensions.setdefault(JOBS_KEY, []).append(
+        (
+            "outage-notices",
+            functools.partial(_send_outage_notices, app, flows),
+        )
+    )
     return flows
 
 
@@ -118,6 +160,19 @@ def _text_incident_update(
     svc: Services, actor: Actor, update_id: int, *, flows: CallFlows
 ) -> incident_sms.SmsReport:
     return incident_sms.send_update_sms(svc, flows, actor, update_id)
+
+
+def _send_outage_notices(app: Flask, flows: CallFlows) -> str | None:
+    """The scheduler's job: outage notices by SMS, and to linked WeChat accounts."""
+    from hotline.web.wechat_form import NOTIFIER_KEY
+
+    report = outage_notices.run(
+        app.extensions["hotline"],
+        flows,
+        notifier=app.extensions.get(NOTIFIER_KEY),
+        link_base=str(app.config["HOTLINE"].get("wechat_public_base_url") or ""),
+    )
+    return f"scheduler: {report}" if report.acted else None
 
 
 def flows_of(app: Flask) -> CallFlows:

@@ -23,9 +23,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from callflows.domain.outage_notices import NoticeKind
 from hotline.db import Base, UTCDateTime
 from hotline.domain.taxonomy import Channel
 from hotline.models import Staff
@@ -247,3 +249,180 @@ class IncidentUpdateSms(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     attempt_id: Mapped[int] = mapped_column(ForeignKey("outbound_attempts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QualityCheck(Base):
+    """A supervisor's quality check (质检) of one call: the points per item, the total,
+    the comment.
+
+    Never changed once saved (an update is refused before it reaches the
+    database). A correction is a new check that names the one it supersedes
+    and why; a check is superseded at most once, so the current check of a
+    call is the one no other check supersedes. ``items`` keeps each item's
+    id, rule, weight and points as scored, so later changes to the items'
+    file leave saved checks as they were.
+    """
+
+    __tablename__ = "quality_checks"
+    __table_args__ = (
+        UniqueConstraint("supersedes_id"),
+        CheckConstraint("total >= 0 AND total <= max_total", name="total_in_range"),
+        CheckConstraint(
+            "(supersedes_id IS NULL AND reason = '') OR (supersedes_id IS NOT NULL AND reason <> '')",
+            name="reason_with_supersession",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    checked_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer)
+    max_total: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("quality_checks.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    call: Mapped[Call] = relationship()
+    operator: Mapped[Staff] = relationship(foreign_keys=[operator_id])
+    checked_by: Mapped[Staff] = relationship(foreign_keys=[checked_by_id])
+
+
+@event.listens_for(QualityCheck, "before_update")
+def _quality_checks_are_immutable(_mapper: Any, _connection: Any, target: QualityCheck) -> None:
+    raise ValueError(f"quality check {target.id} is saved for good; supersede it with a new one")
+
+
+class OutageNoticeStatus(StrEnum):
+    """Where one outage notice text to one customer stands.
+
+    ``queued``: written, not yet taken by a sending run. ``sending``: taken,
+    its :class:`OutboundAttempt` written and committed, the provider about to
+    be asked (a row left here by a crash may have gone out and is not sent
+    again). Then the provider's answer: ``sent``, ``refused`` or ``uncertain``.
+    """
+
+    QUEUED = "queued"  # 待发送
+    SENDING = "sending"  # 正在发送
+    SENT = "sent"  # 已发出
+    REFUSED = "refused"  # 被拒绝,未发出
+    UNCERTAIN = "uncertain"  # 结果不明
+
+
+class OutageAnnouncement(Base):
+    """One notice of an outage to the customers of its area (P8): published, a new
+    restore time, or water back.
+
+    ``key`` is unique per outage (``published``, ``restore-2``, ``ended``), so
+    the same notice is never planned twice. ``expanded_at`` is set in the
+    transaction that writes the texts to every affected customer.
+    """
+
+    __tablename__ = "outage_announcements"
+    __table_args__ = (UniqueConstraint("outage_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id"), index=True)
+    kind: Mapped[NoticeKind] = mapped_column(_enum(NoticeKind))
+    key: Mapped[str] = mapped_column(String(32))
+    #: The restore time the notice announces (the outage's end when it was written).
+    restore_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    expanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutageNoticeSms(Base):
+    """One outage notice texted to one customer.
+
+    Unique on (announcement, customer): whoever retries, and however many
+    processes run, a customer is texted a notice once.
+    """
+
+    __tablename__ = "outage_notice_sms"
+    __table_args__ = (
+        UniqueConstraint("announcement_id", "customer_id"),
+        Index("ix_outage_notice_sms_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("outage_announcements.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutageNoticeStatus] = mapped_column(_enum(OutageNoticeStatus))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_attempts.id"))
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboundTask(Base):
+    """One piece of outbound work in the operators' queue (外呼任务).
+
+    ``kind`` (:class:`~callflows.domain.outbound_tasks.TaskKind`) says what it
+    is for; ``subject_key`` names the one thing it is about and is unique, so a
+    retry or a second process never creates the same task twice. ``owner_id``
+    is set when an operator pulls the task (one owner at a time);
+    ``script_state`` is the live script session of the current call, as on a
+    :class:`Call`.
+    """
+
+    __tablename__ = "outbound_tasks"
+    __table_args__ = (
+        UniqueConstraint("subject_key", name="uq_outbound_tasks_subject_key"),
+        # The queue reads open tasks by deadline and due time.
+        Index("ix_outbound_tasks_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject_key: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(24))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    script_id: Mapped[str | None] = mapped_column(String(64))
+    script_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    contact_name: Mapped[str] = mapped_column(String(100), default="")
+    details: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    result: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    owner: Mapped[Staff | None] = relationship(foreign_keys=[owner_id])
+    attempts: Mapped[list[OutboundTaskAttempt]] = relationship(
+        back_populates="task", order_by="OutboundTaskAttempt.id"
+    )
+
+
+class OutboundTaskAttempt(Base):
+    """One attempt to reach a task's customer: who, when, how it went.
+
+    ``outbound_attempt_id`` links the telephony request when the call was
+    placed through the phone system (click-to-call); a call made by hand has
+    none.
+    """
+
+    __tablename__ = "outbound_task_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("outbound_tasks.id"), index=True)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(Text, default="")
+    outbound_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_attempts.id"))
+
+    task: Mapped[OutboundTask] = relationship(back_populates="attempts")
+    by: Mapped[Staff | None] = relationship()

@@ -153,9 +153,27 @@ def create_app(
 
     api_base.register(api_customers.bp)
     pages.init_app(app)
+    from hotline.web import knowledge  # the knowledge base (G3), questions to answer (W10)
+
+    knowledge.init_app(app)
+    # G4: work that arrives with nobody to take it (a public app's request, a WeChat
+    # report, a 12345 order) is owned by the dispatcher on duty, in a gap of the
+    # roster by the first active dispatcher (hotline/services/ownership.py).
+    from dispatch.services.duty import owner_of_new_work
+    from hotline.web import open311  # the public apps' way in (docs/open311.md)
+
+    open311.init_app(app, owner=owner_of_new_work)
+    from hotline.web import wechat_form  # the official account's report form (docs/wechat.md)
+
+    wechat_form.init_app(app, owner=owner_of_new_work)
     import dispatch  # deadline API and scheduler settings (docs/scheduler.md)
 
     dispatch.init_app(app)
+    from dispatch.services.scheduler import JOBS_KEY
+    from hotline.web import gov12345  # 12345 transfers (docs/gov12345.md)
+
+    gov12345.init_app(app, settings, owner=owner_of_new_work)
+    app.extensions.setdefault(JOBS_KEY, []).append(("gov12345", gov12345.scheduled_job(app)))
     from callflows.bootstrap import init_app as init_callflows
 
     init_callflows(app, settings, telephony=telephony)
@@ -195,8 +213,15 @@ def _register_health(app: Flask, engine: Any) -> None:
         return jsonify(body)
 
 
+#: Paths machines call (the API, the phone provider's webhooks): errors answer JSON.
+_MACHINE_PATHS = ("/api/", "/twilio/")
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith(_MACHINE_PATHS)
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def _error_name(exc: HTTPException) -> str:
@@ -249,7 +274,9 @@ def _register_error_handlers(app: Flask) -> None:
                 if name.lower() != "content-type":
                     response.headers[name] = value
             return response
-        return render_template("error.html", code=code, message=exc.description), code
+        # A page shows the description a view gave, not the server's stock English one.
+        given = exc.description if exc.description != type(exc).description else None
+        return render_template("error.html", code=code, message=given), code
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)

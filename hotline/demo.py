@@ -17,7 +17,7 @@ from hotline.domain.lifecycle import Action
 from hotline.domain.phones import normalise
 from hotline.domain.taxonomy import Category, Channel, FollowUpOutcome, Priority, TriageOutcome
 from hotline.models import Customer, CustomerPhone, Department, Staff
-from hotline.services import Actor, IntakeCommand, IntakeOutcome, Services
+from hotline.services import Actor, IntakeCommand, IntakeOutcome, Services, knowledge
 from hotline.services.accounts import create_staff
 
 DEMO_PASSWORD = "hotline-demo"
@@ -102,6 +102,7 @@ def load_demo(svc: Services) -> bool:
         staff = {s.username: Actor.of(s) for s in session.scalars(select(Staff))}
         dept_ids = {code: d.id for code, d in departments.items()}
     _demo_cases(svc, staff, dept_ids)
+    knowledge.load_seed_file(svc)  # the knowledge base's articles (G3)
     return True
 
 

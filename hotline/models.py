@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -611,3 +612,332 @@ class SiteCheck(Base):
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     finding: Mapped[str] = mapped_column(Text, default="")
+
+
+class KnowledgeArticle(Base):
+    """An answer staff give callers (G3): a procedure, a fee or a common problem.
+
+    ``version`` counts its versions (each kept in ``knowledge_article_versions``);
+    a retired article stays, unlisted, for the cases that cite it. ``slug``
+    keys the articles loaded from the seed file. On PostgreSQL, title and body
+    carry pg_trgm trigram (GIN) indexes for the search's ILIKE; SQLite gets
+    plain indexes of the same names.
+    """
+
+    __tablename__ = "knowledge_articles"
+    __table_args__ = (
+        Index(
+            "ix_knowledge_articles_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_knowledge_articles_body_trgm",
+            "body",
+            postgresql_using="gin",
+            postgresql_ops={"body": "gin_trgm_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(20), index=True)
+    tags: Mapped[str] = mapped_column(String(240), default="")
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+event.listen(
+    KnowledgeArticle.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
+
+
+class KnowledgeArticleVersion(Base):
+    """One version of an article as saved: who, when, which fields changed, G2 hits."""
+
+    __tablename__ = "knowledge_article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("knowledge_articles.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(20))
+    tags: Mapped[str] = mapped_column(String(240), default="")
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The versioned fields that differ from the version before.
+    changes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: G2: banned phrases found in the text saved.
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    changed_by: Mapped[Staff | None] = relationship(lazy="joined")
+
+
+class CaseArticle(Base):
+    """G3: the article a consultation answered on the call cites, at the version given."""
+
+    __tablename__ = "case_articles"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_articles.id"), primary_key=True, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    cited_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    cited_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    article: Mapped[KnowledgeArticle] = relationship(lazy="joined")
+
+
+class KnowledgeQuestion(Base):
+    """W10: a consultation nobody could answer on the call, awaiting a named superior.
+
+    ``due_at`` is the case's reply deadline (its ``reply`` stage clock). The
+    superior's answer is recorded here and on the case; the first responder
+    then tells the caller (``replied_at``, by call or SMS). The answer may
+    become an article (``article_id``).
+    """
+
+    __tablename__ = "knowledge_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    asked_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answerer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reply_method: Mapped[str] = mapped_column(String(8), default="")
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("knowledge_articles.id"))
+
+    case: Mapped[Case] = relationship(lazy="joined")
+    answerer: Mapped[Staff] = relationship(foreign_keys=[answerer_id], lazy="joined")
+    asked_by: Mapped[Staff] = relationship(foreign_keys=[asked_by_id], lazy="joined")
+
+
+class Gov12345Order(Base):
+    """An order from the city government's 12345 hotline (12345转办工单) and the case it opened.
+
+    The platform's order number, when it was received, the platform's
+    deadlines and the citizen's request as sent; the 12345 clock (签收, 回退,
+    延期申请, 答复) is kept here, apart from the case's own. The public reply
+    (答复) lives here, never among the case's internal notes.
+    """
+
+    __tablename__ = "gov12345_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Which way it came in: "file_drop" or "webhook".
+    source: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    citizen_name: Mapped[str] = mapped_column(String(100), default="")
+    request_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    acknowledge_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    return_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    reply_due: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    return_reason: Mapped[str] = mapped_column(Text, default="")
+    extension_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extension_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extension_reason: Mapped[str] = mapped_column(Text, default="")
+    #: The public reply (答复) to the citizen, as reported to the platform.
+    public_reply: Mapped[str] = mapped_column(Text, default="")
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    case: Mapped[Case] = relationship(lazy="joined")
+
+
+class Gov12345Report(Base):
+    """One report back to the 12345 platform (签收, 回退, 延期申请, 答复) and its outcome.
+
+    Written with the action it reports, delivered after the commit; a failed
+    delivery is kept with its error and tried again by the scheduled job.
+    """
+
+    __tablename__ = "gov12345_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("gov12345_orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    order: Mapped[Gov12345Order] = relationship(lazy="joined")
+
+
+class Open311Client(Base):
+    """An app that submits service requests through Open311 GeoReport v2 (docs/open311.md).
+
+    Only the SHA-256 of its API key is kept; the key is shown once, when it is
+    made. A revoked client keeps its row (and its requests) but submits no more.
+    """
+
+    __tablename__ = "open311_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The administrator who made it (None: made with the ``hotline open311`` command).
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    created_by: Mapped[Staff | None] = relationship(lazy="joined")
+
+
+class Open311Request(Base):
+    """What an Open311 submission brought besides its case: where, from which app, how.
+
+    The case (``case_id``) holds the problem, the address and the contact like
+    a case from any channel; this row keeps the coordinates, the app's own
+    identifiers, the e-mail and the photo link, and the app's
+    ``Idempotency-Key`` (unique per app) so a retried submission opens no
+    second case.
+    """
+
+    __tablename__ = "open311_requests"
+    __table_args__ = (UniqueConstraint("client_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("open311_clients.id"), index=True)
+    service_code: Mapped[str] = mapped_column(String(32))
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    address_string: Mapped[str] = mapped_column(String(300), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    device_id: Mapped[str] = mapped_column(String(100), default="")
+    account_id: Mapped[str] = mapped_column(String(100), default="")
+    media_url: Mapped[str] = mapped_column(String(2000), default="")
+    #: The service's attributes as submitted, by code (lists for multi-value ones).
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: SHA-256 of the submission: the same key with another submission is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    case: Mapped[Case] = relationship(lazy="joined")
+
+
+class WechatLink(Base):
+    """A resident's WeChat openid linked to their phone (公众号绑定), for notifications.
+
+    Linked from the official account's report form; ``customer_id`` is the one
+    customer with that phone when it was linked (None: none or several).
+    """
+
+    __tablename__ = "wechat_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WechatPush(Base):
+    """One WeChat template message to one openid, written before WeChat is asked.
+
+    Unique on (openid, purpose, ref): an outage notice (``outage``,
+    ``notice-<id>``) or a case's stage (``case``, ``<number>:<stage>``) reaches
+    an account once, whoever retries. ``status``: ``pending`` until WeChat
+    answers, then ``sent``, ``refused`` or ``uncertain``.
+    """
+
+    __tablename__ = "wechat_pushes"
+    __table_args__ = (UniqueConstraint("openid", "purpose", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    msgid: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccessLog(Base):
+    """One view of a customer's whole personal data, or one export (W7). Append-only.
+
+    ``kind`` says what was read (``case``, ``call``, ``customer``, ``crew_work``,
+    ``export``…), ``ref`` which one (a case number, a call id, an account
+    number, an export's name with its filter). Written by
+    ``hotline.services.access_log`` before the data is shown; the database
+    refuses UPDATE and DELETE (triggers below). See docs/privacy.md.
+    """
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_staff_at", "staff_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(300))
+    path: Mapped[str] = mapped_column(String(500))
+    client: Mapped[str] = mapped_column(String(64), default="")
+
+    staff: Mapped[Staff] = relationship(lazy="joined")
+
+
+#: Triggers that make the access log append-only.
+ACCESS_LOG_APPEND_ONLY_DDL: dict[str, list[str]] = {
+    "sqlite": [
+        "CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log "
+        "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END",
+        "CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log "
+        "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION access_log_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'access_log is append-only'; END $$",
+        "CREATE TRIGGER access_log_no_update BEFORE UPDATE OR DELETE ON access_log "
+        "FOR EACH ROW EXECUTE FUNCTION access_log_append_only()",
+        "CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON access_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only()",
+    ],
+}
+
+for _dialect, _statements in ACCESS_LOG_APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        event.listen(
+            AccessLog.__table__,
+            "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),
+        )

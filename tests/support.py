@@ -152,7 +152,10 @@ def bring_case_to(svc: Services, org: Org, state: State, **intake_overrides: Any
         *paths[State.ACCEPTED],
         ("crew", Action.ASSIGN_WORKER, "", {"staff_id": org["crew"].id}),
     ]
-    paths[State.ACKNOWLEDGED] = [*paths[State.WORKER_ASSIGNED], ("crew", Action.ACKNOWLEDGE, "", {})]
+    paths[State.ACKNOWLEDGED] = [
+        *paths[State.WORKER_ASSIGNED],
+        ("crew", Action.ACKNOWLEDGE, "", {}),
+    ]
     ack = paths[State.ACKNOWLEDGED]
     paths[State.IN_PROGRESS] = [*ack, ("crew", Action.START_WORK, "", {})]
     paths[State.ON_SITE] = [*paths[State.IN_PROGRESS], ("crew", Action.ARRIVE, "", {})]

@@ -39,6 +39,7 @@ from hotline.services import (
     IntakeResult,
     Invalid,
     Services,
+    knowledge,
 )
 from hotline.services.context import in_unit
 
@@ -79,6 +80,11 @@ class SubmitForm:
     told_caller: str = ""
     join_case_number: str = ""
     summary: str = ""
+    #: G3: the knowledge-base article an answer on the call gave (cited by the case).
+    article_id: int | None = None
+    #: W10: nobody could answer: the superior asked, and the caller's question.
+    ask_answerer_id: int | None = None
+    question: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ def submit(
         result = services.intake(in_unit(svc, session), actor, command)
         text = promised_text(svc, result.promised_at)
         flags = _link(svc, session, actor, call, script, result, form, text, now)
+        _knowledge(in_unit(svc, session), actor, result, form)
         call.submit_claimed_at = now
         ended: list[tuple[str, dict[str, Any]]] = []
         if call.channel == Channel.COUNTER:
@@ -165,6 +172,24 @@ def submit(
         due_at=result.due_at,
         flags=flags,
     )
+
+
+def _knowledge(svc: Services, actor: Actor, result: IntakeResult, form: SubmitForm) -> None:
+    """G3: the case cites the article it was answered with; W10: it waits for a superior."""
+    if form.article_id is None and form.ask_answerer_id is None:
+        return
+    if result.case_number is None:
+        raise Invalid("an article or a question belongs to a case", "outcome")
+    if form.article_id is not None:
+        knowledge.cite(svc, actor, result.case_number, form.article_id)
+    if form.ask_answerer_id is not None:
+        knowledge.ask(
+            svc,
+            actor,
+            result.case_number,
+            answerer_id=form.ask_answerer_id,
+            question=form.question,
+        )
 
 
 def _refuse_if_recorded(session: Session, call: Call) -> None:

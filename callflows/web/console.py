@@ -27,7 +27,7 @@ from callflows.web.viewmodels import call_view, missed_rows, waiting_rows
 from hotline import services as case_services
 from hotline.domain.taxonomy import Category, Grade, Priority, Role, TriageOutcome
 from hotline.services import Actor, CaseFilter, IntakeOutcome
-from hotline.web import labels
+from hotline.web import labels, privacy
 from hotline.web.auth import roles_required
 from hotline.web.pages import case_rows  # countdowns with the calendar of the running app
 from hotline.web.session import db_session, wiring
@@ -113,6 +113,7 @@ def call_page(call_id: int) -> Any:
     call = call_or_404(session, call_id)
     if call.answered_by_id != actor.id and actor.role != Role.SUPERVISOR:
         abort(403, description=_("这通电话由其他接线员接听"))
+    privacy.log_view(actor.id, "call", str(call.id))  # W7: the caller is shown whole
     departments = calls.departments(session)
     return render_template(
         "callflows/call.html",

@@ -41,6 +41,7 @@ from callflows.web.schemas import (
 from callflows.web.viewmodels import call_view, missed_rows, waiting_rows
 from hotline.domain.taxonomy import Role
 from hotline.services import Actor, Invalid
+from hotline.web import privacy
 from hotline.web.api_base import ApiBlueprint, refusal, request_actor, rules
 from hotline.web.i18n import local_time
 from hotline.web.session import fresh_db_session, wiring
@@ -118,6 +119,7 @@ def view(call_id: int) -> Any:
     call = call_or_404(session, call_id)
     if call.answered_by_id != actor.id and actor.role != Role.SUPERVISOR:
         abort(403, description="another operator answered this call")
+    privacy.log_view(actor.id, "call", str(call.id))  # W7: the caller is shown whole
     return call_view(session, call, actor)
 
 
@@ -170,11 +172,14 @@ def customers(args: dict[str, Any]) -> Any:
 
     ``q`` is at most 100 characters.
     """
-    _taker()
+    actor = _taker()
+    found = search_customers(fresh_db_session(), args["q"])
+    if found:  # W7: customers shown whole to the call taker, logged first
+        privacy.log_view(actor.id, "customer", f"search {args['q']}")
     return {
         "customers": [
             {"account_number": c.account_number, "name": c.name, "address": c.address}
-            for c in search_customers(fresh_db_session(), args["q"])
+            for c in found
         ]
     }
 
@@ -220,6 +225,9 @@ def submit(body: dict[str, Any], call_id: int) -> Any:
         told_caller=body["told_caller"] or "",
         join_case_number=(body["join_case_number"] or "").strip(),
         summary=body["summary"] or "",
+        article_id=body["article_id"],
+        ask_answerer_id=body["ask_answerer_id"],
+        question=body["question"] or "",
     )
     result = calls.submit(wiring(), flows(), actor, call_id, form)
     return _view_response(

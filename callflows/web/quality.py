@@ -149,10 +149,17 @@ def _clock(value: Any) -> str:
     return moment.astimezone(wiring().timezone).strftime("%H:%M:%S")
 
 
+def _captured(call: Any) -> dict[str, str]:
+    """The fields the call's script captured (for the wording as it was said)."""
+    fields = (call.script_state or {}).get("fields") or {}
+    return {str(name): str(value) for name, value in fields.items() if value is not None}
+
+
 def steps_in_words(call: Any, scripts: dict[str, Script]) -> list[StepDone]:
     """The steps recorded on the call, each in its script's words (the id when unknown)."""
     record = call.compliance or {}
     script = scripts.get(call.script_id or record.get("script_id") or "")
+    captured = _captured(call)
     shown = []
     for step in record.get("steps", []):
         step_id = str(step.get("step_id"))
@@ -164,7 +171,8 @@ def steps_in_words(call: Any, scripts: dict[str, Script]) -> list[StepDone]:
             except KeyError:
                 found = None
             if found is not None:
-                zh, en = found.zh, found.en
+                # The words as said: the fields the call captured filled in.
+                zh, en = found.render(captured, lang="zh"), found.render(captured, lang="en")
                 for branch in found.branches:
                     if branch.answer == answer:
                         answer = branch.en if english() else branch.zh
@@ -185,7 +193,7 @@ def missed_in_words(call: Any, scripts: dict[str, Script]) -> list[str]:
         if found is None:
             names.append(_("(脚本中已无此步骤)"))
         else:
-            names.append(found.en if english() else found.zh)
+            names.append(found.render({}, lang="en" if english() else "zh"))  # not said
     return names
 
 

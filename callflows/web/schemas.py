@@ -161,6 +161,13 @@ class SubmitSchema(_Object):
     told_caller = _text()
     join_case_number = _text(32)
     summary = _text()
+    article_id = Whole(
+        metadata={"description": "G3: the knowledge-base article the answer on the call gave"}
+    )
+    ask_answerer_id = Whole(
+        metadata={"description": "W10: the superior asked when nobody could answer on the call"}
+    )
+    question = _text(2000)
 
 
 class CallBackSchema(_Object):

@@ -31,7 +31,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from callflows import services as calls
 from callflows.domain.engine import REASSURANCE_INTERVAL
-from callflows.services import CallFlows, Provider
+from callflows.services import CallFlows, Provider, outage_notices
 from callflows.telephony import (
     DIAL_RESULT_PATH,
     HOLD_PATH,
@@ -155,6 +155,10 @@ def voice() -> Response:
     )
     response = VoiceResponse()
     _say(response, GREETING.format(company=flows.company_name), config)
+    # P8: a caller from an address with an outage hears it before the queue.
+    outage = outage_notices.caller_announcement(wiring(), request.form.get("From"))
+    if outage:
+        _say(response, outage, config)
     _queue(response, config)
     return _twiml(response)
 

@@ -18,7 +18,8 @@ from flask_babel import lazy_gettext as _l
 
 from callflows import services as calls
 from callflows.domain.engine import READ_BACK_FIELDS, CallSession, ReadBackRequired
-from callflows.domain.scripts import FIELDS, StepKind
+from callflows.domain.scripts import FIELDS, Script, Step, StepKind
+from callflows.domain.triage import suggest_answer, suggest_category, suggest_priority
 from callflows.services import CallFlows
 from callflows.services.caller import caller_facts, similar_open_cases
 from hotline.domain.phones import display
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from callflows.models import Call
     from hotline.services.incidents import IncidentFacts
 
-__all__ = ["call_view", "missed_rows", "waiting_rows"]
+__all__ = ["call_view", "missed_rows", "next_action", "pending_outcome", "waiting_rows"]
 
 #: Enum-valued script fields and the display names of their values.
 _CHOICE_LABELS = {
@@ -47,7 +48,17 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _field_view(name: str, values: Mapping[str, str], *, required: bool) -> dict[str, Any]:
+#: Fields the case fills in when it is created (F11): never typed, never an empty box.
+CASE_FIELDS = frozenset({"case_number", "promised_time"})
+
+
+def _field_view(
+    name: str,
+    values: Mapping[str, str],
+    *,
+    required: bool,
+    suggestion: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     spec = FIELDS[name]
     table = _CHOICE_LABELS.get(name)
     return {
@@ -60,7 +71,47 @@ def _field_view(name: str, values: Mapping[str, str], *, required: bool) -> dict
             {"value": value, "label": labels.label(table, value) if table else value}
             for value in spec.choices
         ],
+        # Filled by the case when it is created: shown, never asked for.
+        "from_case": name in CASE_FIELDS,
+        # A proposal the operator confirms or changes (pre-selected while empty).
+        "suggested": suggestion,
     }
+
+
+def _suggestions(values: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The category and priority the caller's words suggest (see :mod:`callflows.domain.triage`)."""
+    words = (values.get("problem"), values.get("need"))
+    found: dict[str, dict[str, Any]] = {}
+    category = values.get("category") or None
+    if category is None:
+        guess = suggest_category(*words)
+        if guess is not None:
+            category = str(guess.category)
+            found["category"] = {
+                "value": category,
+                "label": labels.label(labels.CATEGORY, guess.category),
+                "words": list(guess.words),
+            }
+    priority = suggest_priority(category, *words)
+    found["priority"] = {
+        "value": str(priority.priority),
+        "label": labels.label(labels.PRIORITY, priority.priority),
+        "words": list(priority.words),
+    }
+    return found
+
+
+def _then_answers(script: Script, step: Step) -> list[dict[str, str]]:
+    """The answers of the next step when this one only asks for them (the greeting asks
+    "how may I help you?": what the caller wants is its answer, chosen at once)."""
+    if step.branches or step.captures or step.optional_captures or step.kind is StepKind.READ_BACK:
+        return []
+    if step.next is None:
+        return []
+    following = script.step(step.next)
+    if following.captures or following.kind is StepKind.READ_BACK:
+        return []
+    return [{"answer": b.answer, "zh": b.zh, "en": b.en} for b in following.branches]
 
 
 def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
@@ -68,7 +119,9 @@ def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
     values = session.fields
     step = session.current_step
     current = None
+    suggestions = _suggestions(values)
     if step is not None:
+        category = values.get("category") or suggestions.get("category", {}).get("value")
         current = {
             "id": step.id,
             "kind": str(step.kind),
@@ -79,10 +132,19 @@ def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
             "rule": step.rule,
             "verbatim": step.verbatim,
             "required": step.required,
-            "captures": [_field_view(n, values, required=True) for n in step.captures]
-            + [_field_view(n, values, required=False) for n in step.optional_captures],
+            "captures": [
+                _field_view(n, values, required=True, suggestion=suggestions.get(n))
+                for n in step.captures
+            ]
+            + [
+                _field_view(n, values, required=False, suggestion=suggestions.get(n))
+                for n in step.optional_captures
+            ],
             "answers": [{"answer": b.answer, "zh": b.zh, "en": b.en} for b in step.branches],
+            "suggested_answer": suggest_answer(step.answer_field, category),
+            "then_answers": _then_answers(script, step),
             "read_back": step.kind is StepKind.READ_BACK,
+            "next_captures": list(script.step(step.next).captures) if step.next else [],
         }
     titles = {s.id: s for s in script.steps}
     done = [
@@ -91,9 +153,14 @@ def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
             "status": str(record.status),
             "at": local_time(record.at, "%H:%M:%S"),
             "answer": record.answer,
-            "zh": titles[record.step_id].zh[:40],
+            # The words as said: placeholders filled with what the call captured.
+            "zh": session.text(titles[record.step_id], lang="zh"),
+            "en": session.text(titles[record.step_id], lang="en"),
             "answer_zh": next(
                 (b.zh for b in titles[record.step_id].branches if b.answer == record.answer), ""
+            ),
+            "answer_en": next(
+                (b.en for b in titles[record.step_id].branches if b.answer == record.answer), ""
             ),
         }
         for record in session.history
@@ -139,6 +206,71 @@ def _script_view(session: CallSession, now: datetime) -> dict[str, Any]:
         },
         "closing": {"zh": closing.zh, "en": closing.en} if closing else None,
     }
+
+
+#: The submission the script's answers point to: how the call is handled
+#: (``disposition``) or, for a repair, the first judgement (P5, ``triage``).
+_OUTCOME_BY_DISPOSITION = {
+    "case_created": "dispatch",
+    "joined_case": "join",
+    "answered": "answer_on_call",
+    "transferred": "transfer",
+}
+_OUTCOME_BY_TRIAGE = {
+    "customer_side": "answer_on_call",
+    "out_of_scope": "transfer",
+    "utility": "dispatch",
+    "undetermined": "dispatch",
+}
+
+
+def pending_outcome(fields: Mapping[str, str]) -> str | None:
+    """The submission the answers so far lead to, or ``None`` while they lead to none."""
+    disposition = fields.get("disposition")
+    if disposition:
+        return _OUTCOME_BY_DISPOSITION.get(disposition)
+    return _OUTCOME_BY_TRIAGE.get(fields.get("triage", ""))
+
+
+def next_action(
+    script: Mapping[str, Any] | None, *, live: bool, mine: bool, recorded: bool
+) -> dict[str, Any]:
+    """The one thing to do next on the live call, which the console makes its main button.
+
+    ``script`` is the script's view (:func:`call_view`'s ``script``). Kinds:
+    ``complete`` the step; ``read_back`` (confirmed and done in one action,
+    P4); ``answer`` (the suggested ``answer``) or ``choose`` (among the
+    caller's answers); ``hand_over`` (say the step and create the case with
+    ``outcome``); ``submit`` (record the call as ``outcome``); ``home`` (back to
+    the console); ``none`` (nothing for this person to do).
+    """
+    if not mine or script is None:
+        return {"kind": "none"}
+    step = script.get("current")
+    outcome = None if recorded else pending_outcome(script.get("fields") or {})
+    if step is None or not live:
+        if recorded:
+            return {"kind": "home"}
+        return {"kind": "submit", "outcome": outcome or "no_case"}
+    captures = {c["name"] for c in step["captures"]}
+    if outcome is not None:
+        if "case_number" in captures:
+            return {"kind": "submit", "outcome": outcome}
+        plain = not step["answers"] and not captures and not step["read_back"]
+        if plain and outcome == "dispatch" and "case_number" in step.get("next_captures", ()):
+            return {"kind": "hand_over", "outcome": outcome}
+        if not step["required"] or step["kind"] == str(StepKind.CLOSING):
+            return {"kind": "submit", "outcome": outcome}
+    if step["read_back"]:
+        return {"kind": "read_back"}
+    if step["answers"]:
+        suggested = step.get("suggested_answer")
+        if suggested and any(a["answer"] == suggested for a in step["answers"]):
+            return {"kind": "answer", "answer": suggested}
+        return {"kind": "choose"}
+    if step.get("then_answers"):
+        return {"kind": "choose"}
+    return {"kind": "complete"}
 
 
 def _incident_view(incident: IncidentFacts) -> dict[str, Any]:
@@ -200,6 +332,12 @@ def call_view(session: Session, call: Call, actor: Actor) -> dict[str, Any]:
     flags = calls.call_flags(session, call.id)
     attempts = calls.call_attempts(session, call.id)
     ring = call.ring_to_answer_seconds
+    mine = call.answered_by_id == actor.id
+    if script_view is not None:
+        # The console's main button (inside ``script``, which the API returns whole).
+        script_view["next"] = next_action(
+            script_view, live=call.ended_at is None, mine=mine, recorded=call.contact_id is not None
+        )
     return {
         "call": {
             "id": call.id,
@@ -214,7 +352,7 @@ def call_view(session: Session, call: Call, actor: Actor) -> dict[str, Any]:
             "ring_limit_seconds": wired.ring_limit_seconds,
             "within_ring_limit": None if ring is None else ring <= wired.ring_limit_seconds,
             "hung_up_by": call.hung_up_by,
-            "mine": call.answered_by_id == actor.id,
+            "mine": mine,
             "live": call.ended_at is None,
             "recorded": call.contact_id is not None,
         },

@@ -113,6 +113,9 @@ class SweepRunner:
         self.on_lead = on_lead
         #: Seals the case history; returns a line to print, or None (set by the wiring).
         self.anchor: Callable[[], str | None] | None = None
+        #: Other areas' jobs run on the sweep's interval while leading
+        #: (``app.extensions[JOBS_KEY]``: id and a function returning a line or None).
+        self.jobs: list[tuple[str, Callable[[], str | None]]] = []
         self.leading = False
         self._checked = False
         self._stopped = False
@@ -165,6 +168,19 @@ class SweepRunner:
         if line:
             self.echo(line)
 
+    def job_if_leading(self, job: Callable[[], str | None]) -> None:
+        """Run another area's job if this process leads; a failure is reported, never raised."""
+        if not self.leading:
+            return
+        try:
+            line = job()
+        except Exception as exc:  # the next run tries again; the scheduler keeps going
+            log.exception("scheduler job failed")
+            self.echo(f"scheduler: job failed, retrying next time: {exc}")
+            return
+        if line:
+            self.echo(line)
+
     def stop(self) -> None:
         """Give up the lead for good (the scheduler is shutting down)."""
         self._stopped = True
@@ -202,6 +218,10 @@ def build_scheduler(
     def sweep_now() -> None:
         scheduler.modify_job("sweep", next_run_time=datetime.now(timezone))
 
+    for job_id, job in runner.jobs:
+        scheduler.add_job(
+            runner.job_if_leading, "interval", seconds=interval, id=job_id, args=[job]
+        )
     if anchor_minutes:
         scheduler.add_job(
             runner.anchor_if_leading, "interval", minutes=anchor_minutes, id="audit-anchor"
@@ -216,6 +236,8 @@ def build_scheduler(
 
 SETTINGS_KEY = "dispatch.scheduler_settings"
 SCHEDULER_KEY = "dispatch.scheduler"
+#: Jobs other areas add (id, function): run on the sweep interval by the leader.
+JOBS_KEY = "dispatch.scheduler_jobs"
 
 
 def init_app(app: Flask) -> None:
@@ -268,6 +290,7 @@ def start_in_process(app: Flask, *, echo: Echo | None = None) -> BaseScheduler |
     svc: Services = app.extensions["hotline"]
     runner = SweepRunner(svc, leadership_for(app.config["HOTLINE"]["database_url"]), echo=echo)
     runner.anchor = audit_anchorer(app) if settings.anchor_minutes else None
+    runner.jobs = list(app.extensions.get(JOBS_KEY, []))
     scheduler = build_scheduler(
         BackgroundScheduler,
         runner,
@@ -327,6 +350,7 @@ def run_scheduler(
     url = app.config["HOTLINE"]["database_url"]
     runner = SweepRunner(svc, leadership_for(url), echo=echo)
     runner.anchor = audit_anchorer(app) if settings.anchor_minutes else None
+    runner.jobs = list(app.extensions.get(JOBS_KEY, []))
     every = interval or settings.interval
     scheduler = build_scheduler(
         BlockingScheduler,

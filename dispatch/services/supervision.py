@@ -38,6 +38,14 @@ ANSWERED = "supervision_answered"
 
 
 @dataclass(frozen=True)
+class DepartmentNames:
+    """A department's names, for pages to show the one of their language."""
+
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
 class OrderView:
     """One order as pages and the API show it, judged at ``now``."""
 
@@ -59,6 +67,14 @@ class OrderView:
     answered_by_id: int | None
     answered_by_name: str
     status: str
+    to_department_name_en: str = ""
+
+    @property
+    def to_department(self) -> DepartmentNames | None:
+        """The addressed department's names in both languages (None: a person)."""
+        if self.to_department_id is None:
+            return None
+        return DepartmentNames(self.to_department_name, self.to_department_name_en)
 
     @property
     def overdue(self) -> bool:
@@ -94,6 +110,7 @@ def view(order: SupervisionOrder, now: datetime) -> OrderView:
         answered_by_id=order.answered_by_id,
         answered_by_name=order.answered_by.display_name if order.answered_by else "",
         status=str(rules.status(_facts(order), now)),
+        to_department_name_en=order.to_department.name_en if order.to_department else "",
     )
 
 

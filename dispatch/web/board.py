@@ -35,7 +35,7 @@ from hotline.domain import actions as case_actions
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import FollowUpOutcome, Role
 from hotline.services import CaseFilter, NotFound, case_by_number, get_case
-from hotline.web import labels, viewmodels
+from hotline.web import labels, privacy, viewmodels
 from hotline.web.auth import roles_required
 from hotline.web.i18n import LANGUAGES
 from hotline.web.pages import actor, case_rows, common, departments, staff_list
@@ -273,6 +273,8 @@ def detail(number: str) -> Any:
     me = actor()
     session = fresh_db_session()
     case = get_case(session, me, number)
+    personal = privacy.case_personal(me, case)
+    privacy.log_if_whole(me.id, personal, "case", case.number)  # W7: before it is shown
     clocks = services.case_clocks(session, case)
     visits = services.case_visits(session, case)
     staff = staff_list()
@@ -282,6 +284,7 @@ def detail(number: str) -> Any:
     response = render_template(
         "dispatch/_drawer.html",
         case=case,
+        personal=personal,
         events=services.history(session, me, number),
         pending=board_service.decision_reason(session, case),
         orders=open_orders_by_case(session, [case.id], now).get(case.id, []),
@@ -294,7 +297,7 @@ def detail(number: str) -> Any:
         crew=[s for s in staff if s.role == Role.CREW],
         everyone=[s for s in staff if s.role != Role.ADMIN],
         staff_names={s.id: s.display_name for s in staff},
-        department_names={d.id: d.name_zh for d in all_departments},
+        department_names={d.id: labels.department_name(d) for d in all_departments},
         now=now,
         **_template_tools(),
     )

@@ -40,7 +40,7 @@ from hotline.domain import lifecycle
 from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Priority, Role
 from hotline.services import CaseFilter, ServiceError
-from hotline.web import labels, viewmodels
+from hotline.web import labels, privacy, viewmodels
 from hotline.web.auth import roles_required
 from hotline.web.pages import actor, common, page_of_cases, staff_list
 from hotline.web.schemas import ActionSchema, action_parts, load_form
@@ -113,13 +113,18 @@ def _render(error: ServiceError | None = None, form: Any = None, status: int = 2
     )
     mine = page_of_cases(CaseFilter(first_responder_id=me.id, open_only=True))
     shown = {case.id for case in listing.cases}
+    checks = crew_service.open_site_checks(db_session(), me)
+    # W7: the crew's own work is shown whole (addresses, phones to dial): logged first.
+    numbers = [case.number for case in listing.cases] + [case.number for _, case in checks]
+    if numbers:
+        privacy.log_view(me.id, "crew_work", " ".join(numbers))
     return (
         render_template(
             "dispatch/crew.html",
             listing=listing,
             cards=_cards(listing, me),
             mine=[row for row in mine.items if row.case.id not in shown],
-            checks=crew_service.open_site_checks(db_session(), me),
+            checks=checks,
             workers=[s for s in staff_list(Role.CREW) if s.department_id == me.department_id],
             field_categories=crew_rules.FIELD_CATEGORIES,
             priorities=list(Priority),

@@ -24,6 +24,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -38,7 +39,7 @@ from dispatch.domain.figures import (
 )
 from dispatch.services import reports
 from hotline.domain.taxonomy import Role
-from hotline.web import labels
+from hotline.web import labels, privacy
 from hotline.web.auth import roles_required
 from hotline.web.session import db_session, wiring
 
@@ -381,6 +382,8 @@ def download(figure: Figure, kind: str) -> Any:
         rows = table_rows(figure, tables[figure], query.grouping)
         title = str(TITLE[figure])
     stem = f"{figure.value}_{query.start:%Y%m%d}-{query.end:%Y%m%d}_{query.grouping}"
+    # W7: every export is logged (the figures hold counts, no personal data), before it leaves.
+    privacy.log_view(current_user.id, "export", f"{stem}.{kind}")
     if kind == "csv":
         body, mime = _csv(rows), "text/csv; charset=utf-8"
     else:

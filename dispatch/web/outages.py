@@ -16,6 +16,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from callflows.services.outage_notices import notice_counts
 from dispatch.domain.outages import lacks_supply_points, needs_supply_points
 from dispatch.services.outages import (
     OutageNotice,
@@ -77,6 +78,7 @@ def page(error: ServiceError | None = None, status: int = 200) -> Any:
         render_template(
             "dispatch/outages.html",
             outages=outage_rows(rows, now),
+            notices=notice_counts(session, [o.id for o in rows]),
             now=now,
             error=error,
             may_publish=Role(current_user.role) in PUBLISHERS,

@@ -118,4 +118,12 @@ def db_upgrade(revision: str) -> None:
 
 
 # The commands register themselves on ``main`` when imported.
-from hotline.cli import accounts, audit, customers, running  # noqa: E402,F401
+from hotline.cli import (  # noqa: E402,F401
+    accounts,
+    audit,
+    customers,
+    gov12345,
+    knowledge,
+    open311,
+    running,
+)

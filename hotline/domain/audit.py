@@ -120,7 +120,6 @@ def hash_of(event: EventRecord) -> str:
     )
 
 
-
 # -- the row digest ---------------------------------------------------------------------------
 
 #: The columns of a case row each event's row digest covers, by digest version.
@@ -204,7 +203,6 @@ def _version_of(digest: str) -> str | None:
     return version if version in ROW_FIELDS else None
 
 
-
 # -- problems ---------------------------------------------------------------------------------
 
 
@@ -269,7 +267,9 @@ def check_chain(case: CaseRecord, events: Iterable[EventRecord]) -> list[Problem
     return problems
 
 
-def check_row(case: CaseRecord, last: EventRecord | None, *, digests_since: int | None) -> list[Problem]:
+def check_row(
+    case: CaseRecord, last: EventRecord | None, *, digests_since: int | None
+) -> list[Problem]:
     """Whether the case row is as its last event (``last``, the chain head) left it.
 
     ``digests_since``: the id of the first event written with a row digest;
@@ -308,7 +308,6 @@ def row_problems(case: CaseRecord, seq: int, to_state: str, digest: str) -> list
             where="row",
         )
     ]
-
 
 
 # -- the numbers ------------------------------------------------------------------------------

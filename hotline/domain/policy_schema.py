@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError, fields, missing, post_load, validates_schema
 from marshmallow.validate import Equal, Length, Range, Regexp
 
+from hotline.domain.gov12345 import Gov12345Limits
 from hotline.domain.strict_schema import (
     Items,
     Member,
@@ -290,6 +291,19 @@ class CalendarSchema(StrictTable):
             )
 
 
+class Gov12345Schema(StrictTable):
+    """``[gov12345]``: the limits of orders from the city's 12345 hotline (12345转办)."""
+
+    acknowledge = fields.Nested(LimitSchema, required=True)
+    return_ = fields.Nested(LimitSchema, required=True, data_key="return")
+    reply = fields.Nested(LimitSchema, required=True)
+    extension = fields.Nested(LimitSchema, required=True)
+
+    @post_load
+    def _limits(self, data: dict[str, Any], **kwargs: Any) -> Gov12345Limits:
+        return Gov12345Limits(**{key: entry.limit for key, entry in data.items()})
+
+
 class PolicySchema(StrictTable):
     """The whole file."""
 
@@ -308,6 +322,7 @@ class PolicySchema(StrictTable):
     follow_up_attempt_gap_minutes = Whole(minimum=0, load_default=120)
     calendar = Section(CalendarSchema)
     grades = Section(GradesSchema)
+    gov12345 = fields.Nested(Gov12345Schema, load_default=None)
     priorities = _by_priority(PrioritySchema, load_default=dict)
     categories = Table(
         keys=Member(Category, "category"), values=fields.Nested(CategorySchema), required=True
@@ -437,6 +452,7 @@ def read_policy(data: Any, tz: ZoneInfo) -> dict[str, Any]:
         "grades": GradeTable(
             frozenset(loaded["grades"]["categories"]), dict(loaded["grades"]["on_site"])
         ),
+        "gov12345": loaded["gov12345"],
     }
 
 

@@ -331,6 +331,7 @@ class TimeLimitPolicy:
         follow_up_unreachable_attempts: int,
         follow_up_attempt_gap_minutes: int = 120,
         grades: GradeTable | None = None,
+        gov12345: Any = None,
         source_path: Path | None = None,
     ) -> None:
         self._categories = {c: dict(s) for c, s in categories.items()}
@@ -345,6 +346,8 @@ class TimeLimitPolicy:
         self.follow_up_unreachable_attempts = follow_up_unreachable_attempts
         self.follow_up_attempt_gap_minutes = follow_up_attempt_gap_minutes
         self.grades = grades or GradeTable()
+        #: ``[gov12345]``: the 12345 orders' limits (``hotline.domain.gov12345``), or None.
+        self.gov12345 = gov12345
         self.source_path = source_path
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import Category, Role
 from hotline.services import CaseFilter, IntakeCommand
 from hotline.services.routing import proposed_department
-from hotline.web import api_base
+from hotline.web import api_base, privacy
 from hotline.web.api_base import (
     DOCS_BLUEPRINT,
     PUBLIC_ENDPOINTS,
@@ -308,16 +308,25 @@ class Cases(MethodView):
             page=args["page"],
             per_page=args["per_page"],
         )
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+        shown = [privacy.case_for_api(actor, case, opened=False) for case in items]  # W7
+        return {"items": shown, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
 @bp.route("/cases/<number>")
 class CaseItem(MethodView):
     @bp.response(200, CaseSchema)
     @refusal(bp, 404, "no such case, or not one you may see")
+    @refusal(bp, 503, "W7: the access log cannot be written, so the case is not shown")
     def get(self, number: str) -> Case:
-        """One case (工单详情)."""
-        return services.get_case(db_session(), request_actor(), number)
+        """One case (工单详情).
+
+        W7: the caller's name, phone and address are whole for the roles that
+        call or visit customers (the view is logged first; 503 when it cannot
+        be) and masked for the others; ``GET /api/cases`` lists them masked.
+        """
+        actor = request_actor()
+        case = services.get_case(db_session(), actor, number)
+        return privacy.case_for_api(actor, case, opened=True)  # type: ignore[return-value]
 
 
 @bp.route("/cases/<number>/actions")
@@ -350,7 +359,8 @@ class CaseActions(MethodView):
             data=data,
         )
         # Shown even if the action moved it out of the actor's sight (a return).
-        return services.case_by_number(fresh_db_session(), number)
+        case = services.case_by_number(fresh_db_session(), number)
+        return privacy.case_for_api(request_actor(), case, opened=True)  # type: ignore[return-value]
 
 
 @bp.route("/cases/<number>/history")

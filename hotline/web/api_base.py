@@ -39,7 +39,10 @@ from hotline.web.forms import (
 #: The blueprint flask-smorest serves the document and its page from.
 DOCS_BLUEPRINT = "api-docs"
 #: Endpoints under /api that answer without a token or login.
-PUBLIC_ENDPOINTS = frozenset({"api_cases.Lifecycle", "swagger_static"})
+PUBLIC_ENDPOINTS = frozenset(
+    # The 12345 platform's webhook proves itself by its body's signature instead.
+    {"api_cases.Lifecycle", "swagger_static", "api_gov12345.webhook"}
+)
 
 
 # -- the error body ------------------------------------------------------------------
@@ -108,7 +111,8 @@ class _Parser(FlaskParser):
 class ApiBlueprint(Blueprint):
     """A flask-smorest blueprint under /api whose operations document their refusals.
 
-    Each operation lists 401 and 429 unless it is public (``security: []``),
+    Each operation lists 401 and 429 unless it does not take the bearer token
+    (public, ``security: []``, or proving itself otherwise, like a signed webhook),
     400 and 413 when it is a POST, and 503 (the database is busy), all with
     :class:`ErrorSchema`. Registered straight on the app (``app.register_blueprint``)
     it is put in hotline's document all the same.
@@ -125,8 +129,9 @@ class ApiBlueprint(Blueprint):
         doc: dict[str, Any], doc_info: dict[str, Any], *, method: str, **kwargs: Any
     ) -> dict[str, Any]:
         responses = doc.setdefault("responses", {})
-        public = doc_info.get("manual_doc", {}).get("security") == []
-        standard = {} if public else dict(_SECURED_REFUSALS)
+        security = doc_info.get("manual_doc", {}).get("security")
+        bearer = security is None or any("bearer" in scheme for scheme in security)
+        standard = dict(_SECURED_REFUSALS) if bearer else {}
         if method.lower() == "post":
             standard.update(_COMMAND_REFUSALS)
         standard["503"] = "SERVICE_UNAVAILABLE"
@@ -291,7 +296,17 @@ def init_app(app: Flask, *blueprints: Blueprint) -> None:
                     "error, message and, where they apply, field, rule and errors."
                 ),
             },
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    # The 12345 platform's webhook signs its body (docs/gov12345.md).
+                    "gov12345Signature": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "X-Gov12345-Signature",
+                    },
+                }
+            },
             "security": [{"bearer": []}],
         },
     )

@@ -19,6 +19,7 @@ from flask import abort
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
 
+from hotline.domain import privacy
 from hotline.domain.customer_rows import CustomerRow
 from hotline.services import Invalid
 from hotline.services.customers import (
@@ -183,7 +184,18 @@ def _importers_only(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _customer(row: CustomerRow) -> dict[str, Any]:
-    return {**row.__dict__, "phones": list(row.phones)}
+    """The customer as the sender is shown it (W7): the billing system gets back what it
+    sent; an administrator the name, address and phones masked."""
+    sight = privacy.sight(request_actor().role, own_case=True)
+    if sight is privacy.Sight.WHOLE:
+        return {**row.__dict__, "phones": list(row.phones)}
+    shown = privacy.personal(sight, name=row.name, address=row.address)
+    return {
+        **row.__dict__,
+        "name": shown.name,
+        "address": shown.address,
+        "phones": [privacy.mask_phone(number) for number in row.phones],
+    }
 
 
 _ROW_RULES = (

@@ -510,4 +510,4 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Any:
-        return render_template("error.html", code=400, message=exc.description), 400
+        return render_template("error.html", code=400, message=exc.description, reason="csrf"), 400

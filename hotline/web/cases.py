@@ -30,7 +30,7 @@ from hotline.domain.taxonomy import FollowUpOutcome, Role
 from hotline.services import ServiceError
 from hotline.services import promises as promise_service
 from hotline.services.routing import proposed_department
-from hotline.web import labels, viewmodels
+from hotline.web import labels, privacy, viewmodels
 from hotline.web.api_base import InputSchema
 from hotline.web.forms import form_int, required_int
 from hotline.web.pages import actor, common, departments, staff_list
@@ -77,6 +77,8 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
     me = actor()
     session = fresh_db_session()  # read the case as it is now, after any change
     case = services.get_case(session, me, number)
+    personal = privacy.case_personal(me, case)
+    privacy.log_if_whole(me.id, personal, "case", case.number)  # W7: before it is shown
     events = services.history(session, me, number)
     clocks = services.case_clocks(session, case)
     visits = services.case_visits(session, case)
@@ -89,6 +91,7 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
         render_template(
             "case.html",
             case=case,
+            personal=personal,
             proposed=proposed,
             events=events,
             error=error,
@@ -102,7 +105,7 @@ def _render_case(number: str, error: ServiceError | None = None, status: int = 2
             clocks=viewmodels.clock_rows(clocks, now, calendar),
             caller_tasks=viewmodels.caller_tasks(promise_service.for_case(session, case), me.id),
             staff_names={s.id: s.display_name for s in staff},
-            department_names={d.id: d.name_zh for d in all_departments},
+            department_names={d.id: labels.department_name(d) for d in all_departments},
             **common(),
         ),
         status,

@@ -234,7 +234,7 @@ def perform(name: str, me: Actor, order_number: str, body: dict[str, Any]) -> Or
 @refusal(api_bp, 401, "the signature header is missing or does not match the body")
 @refusal(api_bp, 422, "the order is incomplete or malformed; the message names the field")
 @refusal(api_bp, 503, "no dispatcher to own the order now; send it again later")
-@api_bp.doc(security=[])
+@api_bp.doc(security=[{"gov12345Signature": []}])
 def webhook() -> Any:
     """The 12345 platform sends one order (JSON), signed with the shared secret.
 

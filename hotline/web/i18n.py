@@ -16,9 +16,10 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
-from hotline.domain.phones import display, mask
+from hotline.domain import privacy
+from hotline.domain.phones import display
 
 SOURCE = Path(__file__).resolve().parent / "translations"
 LANGUAGES = ("zh_CN", "en")
@@ -53,11 +54,37 @@ def select_locale() -> str:
     return current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
 
 
-def local_time(value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
-    """A time in the utility's zone as ``11-26 14:05`` (empty for none)."""
+def local_time(value: datetime | str | None, fmt: str = "%m-%d %H:%M") -> str:
+    """A time in the utility's zone as ``11-26 14:05`` (empty for none).
+
+    A recorded ISO time with its offset is read first; any other text is empty.
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return ""
+        if value.tzinfo is None:
+            return ""
     if value is None:
         return ""
     return value.astimezone(current_app.extensions["hotline"].timezone).strftime(fmt)
+
+
+def english() -> bool:
+    """Whether the page speaks English (else Chinese)."""
+    locale = get_locale()
+    return locale is not None and locale.language == "en"
+
+
+def department_name(department: object) -> str:
+    """A department's (or a service area's) name in the page language; empty for none."""
+    if department is None:
+        return ""
+    chinese = getattr(department, "name_zh", "") or ""
+    if english():
+        return getattr(department, "name_en", "") or chinese
+    return chinese
 
 
 def init_app(app: Flask) -> None:
@@ -67,6 +94,9 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["phone"] = display
-    app.jinja_env.filters["masked"] = mask
+    app.jinja_env.filters["masked"] = privacy.mask_phone  # W7: lists show numbers masked
+    app.jinja_env.filters["mask_address"] = privacy.mask_address
+    app.jinja_env.filters["mask_name"] = privacy.mask_name
     app.jinja_env.globals["current_locale"] = select_locale
+    app.jinja_env.globals["department_name"] = department_name
     app.jinja_env.globals["request_path"] = lambda: request.full_path.rstrip("?")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from hotline.domain.lifecycle import Action, State
@@ -16,8 +21,13 @@ from hotline.domain.taxonomy import (
     Stage,
     TriageOutcome,
 )
+from hotline.domain.timelimits import Limit
 from hotline.services import IntakeOutcome
-from hotline.web.i18n import local_time
+from hotline.services.contacts import areas_of
+from hotline.web.i18n import department_name, english, local_time
+
+if TYPE_CHECKING:
+    from hotline.models import CaseEvent
 
 STATE = {
     State.REGISTERED: _l("已登记"),
@@ -82,7 +92,22 @@ ACTION = {
     "caller_told": _l("已告知来电人新时限"),
     "site_check": _l("现场核实"),
     "incident_update": _l("事件进展"),
+    "knowledge_cited": _l("引用知识库答复"),
+    "question_asked": _l("请示上级"),
+    "question_answered": _l("上级已答复"),
+    "question_replied": _l("已告知来电人答复"),
+    "gov12345_received": _l("收到12345工单"),
+    "gov12345_acknowledged": _l("12345工单签收"),
+    "gov12345_returned": _l("12345工单回退"),
+    "gov12345_extension_requested": _l("12345工单延期申请"),
+    "gov12345_replied": _l("12345工单答复"),
 }
+
+
+def action_names() -> dict[str, str]:
+    """Every action's name in the page language, by its code (for the live notices)."""
+    return {str(key): str(text) for key, text in ACTION.items()}
+
 
 TIER = {
     "handler": _l("承办人"),
@@ -154,12 +179,12 @@ ROLE = {
 STAGE = {
     Stage.DISPATCH: _l("派单"),
     Stage.ACKNOWLEDGE: _l("签收"),
+    Stage.SET_OUT: _l("出发"),
     Stage.ON_SITE: _l("到场"),
     Stage.SHUT_OFF: _l("关阀止水"),
     Stage.RESOLVE: _l("处理完毕"),
     Stage.REPLY: _l("答复"),
     Stage.FOLLOW_UP: _l("回访"),
-    Stage.SET_OUT: _l("出发"),
 }
 
 INTAKE_OUTCOME = {
@@ -176,18 +201,134 @@ INTAKE_OUTCOME = {
 PAGE = {
     "console.home": _l("接线台"),
     "homes.operator_home": _l("表单登记"),
+    "outbound.queue_page": _l("外呼任务"),
     "console.call_log": _l("通话记录"),
     "flags.page": _l("禁语标记"),
+    "quality.sample": _l("质检"),
     "board.page": _l("调度"),
     "duty.roster": _l("值班表"),
     "supervision.page": _l("督办"),
+    "gov12345.page": _l("12345工单"),
     "outages.page": _l("停水通知"),
+    "knowledge.page": _l("知识库"),
     "crew.home": _l("我的工单"),
     "homes.supervisor_home": _l("全部工单"),
     "figures.page": _l("统计报表"),
     "admin.staff": _l("人员"),
+    "open311_admin.clients": _l("Open311 应用"),
     "audit_page.page": _l("记录核查"),
+    "access_log.page": _l("个人信息查阅记录"),
 }
+
+#: Calls (``callflows``): where a call stands, who carried it, which way, what was sent.
+CALL_STATUS = {
+    "ringing": _l("振铃/排队中"),
+    "in_progress": _l("通话中"),
+    "completed": _l("已结束"),
+    "abandoned": _l("未接通,来电人已挂断"),
+    "missed": _l("未接来电"),
+}
+CALL_PROVIDER = {
+    "simulator": _l("模拟来电"),
+    "twilio": _l("Twilio 电话线路"),
+    "counter": _l("窗口来访"),
+}
+CALL_DIRECTION = {"inbound": _l("来电"), "outbound": _l("去电")}
+ATTEMPT_KIND = {"call": _l("去电"), "sms": _l("短信")}
+ATTEMPT_STATUS = {
+    "pending": _l("正在请求"),
+    "requested": _l("已受理"),
+    "refused": _l("被拒绝,未发出"),
+    "uncertain": _l("结果不明,核实后再决定是否重试"),
+    "ringing": _l("振铃中"),
+    "answered": _l("已接听"),
+    "completed": _l("已结束"),
+    "not_reached": _l("未接通(忙、无应答、失败)"),
+    "delivered": _l("已送达"),
+    "sent": _l("已发出"),
+    "failed": _l("发送失败"),
+    "undelivered": _l("未送达"),
+}
+#: The telephony provider's call progress (its callbacks).
+TELEPHONY_STATUS = {
+    "queued": _l("排队中"),
+    "initiated": _l("已发起"),
+    "ringing": _l("振铃中"),
+    "in-progress": _l("通话中"),
+    "answered": _l("已接听"),
+    "completed": _l("已结束"),
+    "busy": _l("占线"),
+    "no-answer": _l("无应答"),
+    "failed": _l("呼叫失败"),
+    "canceled": _l("已取消"),
+}
+
+#: Where a banned phrase (G2) was found: which text staff wrote or said.
+FLAG_SOURCE = {
+    "note": _l("备注"),
+    "answer": _l("解答内容"),
+    "result_note": _l("处理结果"),
+    "told_caller": _l("已告知来电人"),
+    "summary": _l("来电摘要"),
+    "reason": _l("原因"),
+    "transcript": _l("通话文字记录"),
+}
+
+#: Error pages: a title and what to do, by HTTP status ("csrf": a form that failed its check).
+ERROR_TITLE = {
+    400: _l("请求有误"),
+    403: _l("无权访问"),
+    404: _l("未找到该页面或工单"),
+    405: _l("不支持这种访问方式"),
+    409: _l("内容已被他人修改"),
+    413: _l("上传内容过大"),
+    422: _l("输入有误"),
+    429: _l("操作过于频繁"),
+    500: _l("系统出错"),
+    503: _l("系统繁忙"),
+    "csrf": _l("页面已过期"),
+}
+ERROR_TEXT = {
+    400: _l("请求不完整或格式不对,本次操作未保存。请返回上一页检查后重试。"),
+    403: _l("您的角色不能查看此页面或办理此操作。如确有需要,请联系管理员。"),
+    404: _l("地址有误,或该工单不存在、不在您的查看范围内。"),
+    405: _l("此地址不接受这种访问方式,请从页面上的按钮或链接进入。"),
+    409: _l("内容已被他人修改,本次操作未保存。请刷新页面后重试。"),
+    413: _l("上传的内容超过大小限制,本次操作未保存。请缩小或减少文件后重试。"),
+    422: _l("输入的内容不符合要求,本次操作未保存。请返回上一页检查后重试。"),
+    429: _l("操作过于频繁,请稍后再试。"),
+    500: _l("系统内部出错,本次操作未保存。请稍后重试;反复出现请联系管理员。"),
+    503: _l("系统繁忙,本次操作未保存。请稍后重试。"),
+    "csrf": _l("页面打开太久或表单来源无法确认,本次操作未保存。请刷新页面后重试。"),
+}
+
+_CHINESE = re.compile(r"[\u3400-\u9fff]")
+
+
+def error_page(code: int, message: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    """What an error page says, in the page language: title, what to do, and the
+    refusal's own words.
+
+    The refusal's words are shown when they are in the page language; a refusal
+    of the input (400, 409, 413, 422, 429) names the field at fault, so its words
+    are shown even when they are not, marked as the system's message
+    (``foreign``).
+    """
+    key: int | str = reason if reason in ERROR_TITLE else code
+    if key not in ERROR_TITLE:
+        key = 500 if code >= 500 else 400
+    detail = (message or "").strip()
+    foreign = bool(_CHINESE.search(detail)) == english()
+    if code >= 500 or (foreign and (reason == "csrf" or code not in (400, 409, 413, 422, 429))):
+        detail = ""  # a server's fault is told in the page's own words only
+    text = str(ERROR_TEXT[key])
+    return {
+        "title": str(ERROR_TITLE[key]),
+        "text": text,
+        "detail": "" if detail == text else detail,
+        "foreign": foreign,
+    }
+
 
 #: What became of a visit booked with the customer (F1).
 VISIT = {
@@ -269,6 +410,39 @@ EVENT_DATA = {
     "promise_update_id": _l("告知任务编号"),
     "cause": _l("时限变更原因"),
     "previous_promised_at": _l("原承诺时限"),
+    "order_number": _l("12345工单号"),
+    "source": _l("接入方式"),
+    "acknowledge_due": _l("签收时限"),
+    "return_due": _l("回退时限"),
+    "reply_due": _l("答复时限"),
+    "until": _l("申请延至"),
+    "public_reply": _l("答复内容"),
+    "area": _l("片区"),
+    "zone": _l("区域"),
+    "field_report": _l("班组现场上报"),
+}
+
+#: 12345 orders (12345转办): where an order stands, what is reported back, how it came.
+GOV12345_STATUS = {
+    "received": _l("待签收"),
+    "acknowledged": _l("已签收"),
+    "returned": _l("已回退"),
+    "replied": _l("已答复"),
+}
+GOV12345_REPORT = {
+    "receipt": _l("签收"),
+    "return": _l("回退"),
+    "extension": _l("延期申请"),
+    "reply": _l("答复"),
+}
+GOV12345_REPORT_STATUS = {
+    "pending": _l("待上报"),
+    "sent": _l("已上报"),
+    "failed": _l("上报失败,将重试"),
+}
+GOV12345_SOURCE = {
+    "file_drop": _l("文件交换"),
+    "webhook": _l("接口推送"),
 }
 
 #: Supervision orders (督办 / 催办): their kind and where they stand.
@@ -304,6 +478,7 @@ _VALUE_TABLES = {
     "outcome": FOLLOW_UP,
     "kind": SUPERVISION_KIND,
     "cause": PROMISE_CAUSE,
+    "source": GOV12345_SOURCE,
 }
 
 
@@ -316,15 +491,110 @@ def _looks_like_time(text: str) -> bool:
         return False
 
 
+def area_name(code: str | None) -> str:
+    """A service area's name in the page language (its code if the areas file lacks it)."""
+    if not code:
+        return ""
+    svc = current_app.extensions.get("hotline") if current_app else None
+    for area in areas_of(svc).areas:
+        if area.code == code:
+            return department_name(area)
+    return code
+
+
+def routing_why(why: str) -> str:
+    """Which routing rule proposed a department (``leak / CENTRE``), in words."""
+    if why == "default":
+        return _("默认规则")
+    parts = []
+    for part in why.split(" / "):
+        category = label(CATEGORY, part)
+        parts.append(category if category != part else area_name(part))
+    return " / ".join(parts)
+
+
+_AROUND_THE_CLOCK = re.compile(r"^(?P<limit>.+?) \((?P<original>.+) counted around the clock\)$")
+
+
+def working_days(days: float) -> str:
+    """A number of working days with its unit, in the page language."""
+    if days == 1:
+        return _("1 个工作日")
+    return _("%(days)s 个工作日", days=f"{days:g}")
+
+
+def limit_words(text: str) -> str:
+    """A time limit as the policy wrote it (``15min``, ``2 working days``), in the page language.
+
+    Several limits joined by `` / `` or `` · `` are each put in words;
+    ``X (Y counted around the clock)`` says so.
+    """
+    for separator in (" · ", " / "):
+        if separator in text:
+            return separator.join(limit_words(part) for part in text.split(separator))
+    moved = _AROUND_THE_CLOCK.match(text)
+    if moved:
+        return _(
+            "%(limit)s(%(original)s,全天候计时)",
+            limit=limit_words(moved["limit"]),
+            original=limit_words(moved["original"]),
+        )
+    if text.strip() == "当日报单 (F8)":
+        return _("当日报单 (F8)")
+    try:
+        limit = Limit.parse(text)
+    except (ValueError, TypeError):
+        return text
+    if limit.working_days is not None:
+        return working_days(limit.working_days)
+    if limit.working_hours is not None:
+        if limit.working_hours == 1:
+            return _("1 个工作小时")
+        return _("%(hours)s 个工作小时", hours=f"{limit.working_hours:g}")
+    minutes = (limit.duration.total_seconds() if limit.duration else 0) / 60
+    if minutes == 24 * 60:
+        return _("1 天")
+    if minutes > 24 * 60 and minutes % (24 * 60) == 0:
+        return _("%(days)s 天", days=f"{minutes / (24 * 60):g}")
+    if minutes >= 60 and minutes % 60 == 0:
+        return _("%(hours)s 小时", hours=f"{minutes / 60:g}")
+    return _("%(minutes)s 分钟", minutes=f"{minutes:g}")
+
+
+def _shown(
+    key: str, value: Any, staff_names: dict[int, str], department_names: dict[int, str]
+) -> bool:
+    """Whether a fact reads as words: labelled, plain, and any id with a name."""
+    if value in (None, "") or key == "due_at" or key not in EVENT_DATA:
+        return False
+    if isinstance(value, dict) or (isinstance(value, list) and key != "stages"):
+        return False
+    if key.endswith("department_id"):
+        return value in department_names
+    if key in ("staff_id", "first_responder_id", "to_staff_id"):
+        return value in staff_names
+    return True
+
+
 def event_facts(
     data: dict, staff_names: dict[int, str], department_names: dict[int, str]
 ) -> list[tuple[str, str]]:
-    """An event's recorded facts as (label, text) pairs for people to read."""
+    """An event's recorded facts as (label, text) pairs for people to read.
+
+    Each fact is named by its label and told with its unit (minutes, working
+    days), times in the utility's zone as ``11-26 14:05``, people and
+    departments by name. Nothing raw is shown: a fact without a label, a
+    nested value or an id with no name is left out.
+    """
     facts = []
-    for key, value in data.items():
-        if value in (None, "") or key == "due_at":
+    for key, value in (data or {}).items():
+        if not _shown(key, value, staff_names, department_names):
             continue
-        if key in _VALUE_TABLES:
+        if key == "area":
+            text = area_name(str(value))
+        elif key == "extra_working_days" and isinstance(value, int | float):
+            text = working_days(value)
+        elif key in _VALUE_TABLES:
             text = label(_VALUE_TABLES[key], value)
         elif key == "stages" and isinstance(value, list):
             text = "、".join(label(STAGE, item) for item in value)
@@ -333,12 +603,60 @@ def event_facts(
         elif isinstance(value, str) and _looks_like_time(value):
             text = local_time(datetime.fromisoformat(value))
         elif key.endswith("department_id"):
-            text = department_names.get(value, str(value))
+            text = department_names[value]
         elif key in ("staff_id", "first_responder_id", "to_staff_id"):
-            text = staff_names.get(value, str(value))
+            text = staff_names[value]
         elif isinstance(value, bool):
             text = str(_l("是") if value else _l("否"))
         else:
             text = str(value)
         facts.append((str(EVENT_DATA.get(key, key)), text))
     return facts
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One event in words: its sequence number, time, sentence, reason and facts."""
+
+    seq: int
+    at: str
+    sentence: str
+    reason: str
+    facts: list[tuple[str, str]]
+
+
+def event_sentence(event: CaseEvent) -> str:
+    """Who did what to the case, from which state to which, in one sentence."""
+    actor = event.actor
+    who = (
+        _("%(role)s %(name)s", role=label(ROLE, actor.role), name=actor.display_name)
+        if actor is not None
+        else _("系统")
+    )
+    what = label(ACTION, event.action)
+    to_state = label(STATE, event.to_state)
+    if event.from_state and event.from_state != event.to_state:
+        return _(
+            "%(who)s办理「%(what)s」,工单由「%(from)s」转为「%(to)s」。",
+            who=who,
+            what=what,
+            to=to_state,
+            **{"from": label(STATE, event.from_state)},
+        )
+    return _("%(who)s办理「%(what)s」,工单状态为「%(to)s」。", who=who, what=what, to=to_state)
+
+
+def history_lines(
+    events: list[CaseEvent], staff_names: dict[int, str], department_names: dict[int, str]
+) -> list[HistoryLine]:
+    """A case's events, in order, as sentences with the facts the case page shows."""
+    return [
+        HistoryLine(
+            seq=event.seq,
+            at=local_time(event.at),
+            sentence=event_sentence(event),
+            reason=event.reason or "",
+            facts=event_facts(event.data, staff_names, department_names),
+        )
+        for event in events
+    ]

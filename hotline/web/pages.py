@@ -77,8 +77,9 @@ def _page_context() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Bind hotline's pages to ``app``: the homes, the case page, staff accounts."""
-    from hotline.web import admin, audit_page, cases, homes, public_status
+    from hotline.web import access_log, admin, audit_page, cases, homes, public_status
 
+    app.register_blueprint(access_log.bp)
     app.register_blueprint(homes.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(admin.bp)

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from hotline.domain import actions as case_actions
+from hotline.domain import privacy
 from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Priority, Role
 from hotline.domain.workcalendar import WorkCalendar
@@ -147,6 +148,11 @@ class CaseRow:
     def urgent(self) -> bool:
         """Whether the case is flagged as an emergency (紧急)."""
         return str(self.case.priority) == Priority.EMERGENCY
+
+    @property
+    def address(self) -> str:
+        """The address as every list shows it (W7): the street or community, masked."""
+        return privacy.mask_address(self.case.address)
 
 
 def with_countdowns(
@@ -390,17 +396,23 @@ _DISPATCH = (Role.DISPATCHER, Role.SUPERVISOR)
 NAV: tuple[tuple[str, tuple[Role, ...]], ...] = (
     ("console.home", _STAFF),
     ("homes.operator_home", _STAFF),
+    ("outbound.queue_page", _STAFF),
     ("console.call_log", (Role.SUPERVISOR,)),
     ("flags.page", (Role.SUPERVISOR,)),
+    ("quality.sample", (Role.SUPERVISOR,)),
     ("board.page", _DISPATCH),
     ("duty.roster", _DISPATCH),
     ("supervision.page", _DISPATCH),
+    ("gov12345.page", _DISPATCH),
     ("outages.page", (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR)),
+    ("knowledge.page", (Role.OPERATOR, Role.DISPATCHER, Role.SUPERVISOR)),
     ("crew.home", (Role.CREW,)),
     ("homes.supervisor_home", (Role.SUPERVISOR,)),
     ("figures.page", (Role.SUPERVISOR, Role.ADMIN)),
     ("admin.staff", (Role.ADMIN,)),
+    ("open311_admin.clients", (Role.ADMIN,)),
     ("audit_page.page", (Role.SUPERVISOR, Role.ADMIN)),
+    ("access_log.page", (Role.SUPERVISOR,)),  # W7: who saw personal data whole
 )
 #: Element ids of top-bar links, by endpoint.
 _NAV_IDS = {"console.home": "nav-console"}

@@ -100,3 +100,28 @@ def test_benchmark_runs_at_smoke_size_and_prints_figures(bench: Path, postgres_s
         pg_drop_database(name)
     assert code == 0, f"{bench.name} --smoke exited with {code}\n{_tail(out, err)}"
     assert FIGURE.search(out), f"{bench.name} --smoke printed no figures\n{_tail(out, err)}"
+
+
+#: Clicks and keystrokes per call on the console, in chromium (not a ``*_bench.py``:
+#: it needs no database server, only the browser).
+CONSOLE_CLICKS = PROJECT_ROOT / "bench" / "console_clicks.py"
+
+
+@pytest.mark.browser
+def test_the_console_click_benchmark_runs_at_smoke_size_and_prints_its_counts() -> None:
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Chromium not available: /usr/bin/chromium is missing")
+    try:
+        process = subprocess.run(
+            [sys.executable, str(CONSOLE_CLICKS), "--smoke"],
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=SMOKE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"console_clicks.py --smoke took over {SMOKE_TIMEOUT} s\n{exc}")
+    out, err = process.stdout, process.stderr
+    assert process.returncode == 0, f"exited with {process.returncode}\n{_tail(out, err)}"
+    assert re.search(r"^leak\s+mouse\s+\d+ clicks\s+\d+ keystrokes", out, re.M), _tail(out, err)

@@ -45,7 +45,9 @@ def test_a_call_back_is_listed_until_the_caller_is_reached(live_server, page, ne
 
 
 @pytest.mark.browser
-def test_no_case_after_the_caller_hung_up_says_what_was_recorded(live_server, page, new_page) -> None:
+def test_no_case_after_the_caller_hung_up_says_what_was_recorded(
+    live_server, page, new_page
+) -> None:
     from tests.e2e.test_browser_console import _take_the_call
 
     base = live_server.url

@@ -22,7 +22,9 @@ from tests.support import bring_case_to
 
 
 def _a_case_page(live_server: Any, page: Any) -> str:
-    number = bring_case_to(live_server.app.extensions["hotline"], live_server.org, State.WITH_DISPATCH)
+    number = bring_case_to(
+        live_server.app.extensions["hotline"], live_server.org, State.WITH_DISPATCH
+    )
     log_in(page, live_server.url, "operator")
     page.goto(f"{live_server.url}/cases/{number}")
     expect(page.locator("#ring-banner")).to_be_hidden()
@@ -30,7 +32,9 @@ def _a_case_page(live_server: Any, page: Any) -> str:
 
 
 @pytest.mark.browser
-def test_a_call_rings_on_a_case_page_and_is_answered_from_there(live_server, page, new_page) -> None:
+def test_a_call_rings_on_a_case_page_and_is_answered_from_there(
+    live_server, page, new_page
+) -> None:
     base = live_server.url
     number = _a_case_page(live_server, page)
     title = page.title()
@@ -54,11 +58,9 @@ def test_a_call_rings_on_a_case_page_and_is_answered_from_there(live_server, pag
     assert title
 
     _walk_to_read_back(page)
-    page.click("#confirm-read-back")
-    page.click("#step-complete")
+    page.click("#confirm-read-back")  # confirmed and done in one action
     page.click("#step-answers button[data-answer=utility]")
-    page.click("#step-complete")
-    page.click("#submit-dispatch")
+    page.click("#step-dispatch")  # the hand-over line said, the case created
     expect(page.locator("#result-case-number")).to_have_text(CASE_NUMBER)
 
 

@@ -843,8 +843,6 @@ def test_the_leading_scheduler_seals_the_history_and_names_tampering(app, app_or
     assert run() is None  # nothing changed since
     with svc.sessions() as session, session.begin():
         case = session.scalar(select(Case))
-        session.execute(
-            text("UPDATE cases SET state = 'closed' WHERE id = :id"), {"id": case.id}
-        )
+        session.execute(text("UPDATE cases SET state = 'closed' WHERE id = :id"), {"id": case.id})
     warning = run()
     assert warning is not None and "AUDIT" in warning

@@ -302,9 +302,7 @@ def _ready_to_answer_on_call(svc, flows, actor) -> int:
     return call_id
 
 
-def test_a_failure_while_linking_the_case_to_the_call_leaves_nothing_behind(
-    svc, org, monkeypatch
-):
+def test_a_failure_while_linking_the_case_to_the_call_leaves_nothing_behind(svc, org, monkeypatch):
     """Submitting is one transaction: case, contact, flags, link and mark, or none of them."""
     flags.install(svc)
     pushed: list[tuple[str, int]] = []

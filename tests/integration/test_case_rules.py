@@ -55,7 +55,9 @@ def test_a_join_onto_a_case_nobody_works_is_refused_and_nothing_is_written(svc, 
             svc,
             org["operator"],
             intake_command(
-                IntakeOutcome.ANSWER_ON_CALL, category=Category.CONSULTATION, answer="已告知缴费方式"
+                IntakeOutcome.ANSWER_ON_CALL,
+                category=Category.CONSULTATION,
+                answer="已告知缴费方式",
             ),
         ).case_number
     elif state == State.MERGED:
@@ -129,7 +131,9 @@ def test_only_a_case_with_dispatch_or_being_worked_takes_callers(svc, org):
     answered = services.intake(
         svc,
         org["operator"],
-        intake_command(IntakeOutcome.ANSWER_ON_CALL, category=Category.CONSULTATION, answer="已答复"),
+        intake_command(
+            IntakeOutcome.ANSWER_ON_CALL, category=Category.CONSULTATION, answer="已答复"
+        ),
     ).case_number
     child = services.intake(svc, org["operator2"], intake_command()).case_number
     with pytest.raises(Invalid) as refused:

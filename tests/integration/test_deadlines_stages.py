@@ -216,9 +216,7 @@ def test_signing_starts_a_set_out_clock_beside_the_on_site_clock(svc, org, clock
     assert case.due_at == set_out.due_at  # the earliest open due time
 
 
-def test_naming_and_taking_the_work_keep_the_set_out_clock_and_setting_out_ends_it(
-    svc, org, clock
-):
+def test_naming_and_taking_the_work_keep_the_set_out_clock_and_setting_out_ends_it(svc, org, clock):
     number = bring_case_to(svc, org, State.ACCEPTED)
     first = _open(svc, number, Stage.SET_OUT)
     act(svc, org["crew"], number, Action.ASSIGN_WORKER, staff_id=org["crew"].id)

@@ -87,4 +87,6 @@ def test_f10_only_a_meter_wells_completion_opens_an_on_site_check_due_in_2_days(
     repaired = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)
     due = site_checks.site_check_due(repaired)
     assert due == repaired + timedelta(days=2)
-    assert site_checks.site_check_met(due, due) and not site_checks.site_check_met(due, due + timedelta(1))
+    assert site_checks.site_check_met(due, due) and not site_checks.site_check_met(
+        due, due + timedelta(1)
+    )

@@ -19,6 +19,17 @@
 
   function $(id) { return document.getElementById(id); }
 
+  // The English line under the script's wording: always in English, on demand in Chinese.
+  var englishToggle = document.getElementById("toggle-english");
+  function showEnglish() { return english || (englishToggle && englishToggle.getAttribute("aria-pressed") === "true"); }
+  if (englishToggle) {
+    englishToggle.addEventListener("click", function () {
+      var on = englishToggle.getAttribute("aria-pressed") !== "true";
+      englishToggle.setAttribute("aria-pressed", on ? "true" : "false");
+      document.getElementById("step-text-en").hidden = !on;
+    });
+  }
+
   function fmt(text, values) {
     return String(text).replace(/\{(\w+)\}/g, function (match, key) {
       return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : match;
@@ -42,11 +53,18 @@
   function showError(body) {
     var box = $("console-error");
     var message = (body && body.message) || String(body);
-    if (body && body.rule === "P4") { message = T.p4_refused + " — " + message; }
     var where = [];
-    if (body && body.field) { where.push(body.field); }
+    if (body && body.rule === "P4") {
+      // P4 in the page's language: what is not recorded yet, by the fields' names.
+      message = T.p4_refused;
+      if (body.missing && body.missing.length) {
+        var names = body.missing.map(function (name) { return T.p4_fields[name] || name; });
+        message += " — " + fmt(T.p4_missing, { fields: names.join(english ? ", " : "、") });
+      }
+    } else if (body && body.field) {
+      where.push(body.field);
+    }
     if (body && body.rule) { where.push(body.rule); }
-    if (body && body.missing && body.missing.length) { where.push(body.missing.join(", ")); }
     box.textContent = T.error + ": " + message + (where.length ? " (" + where.join(" · ") + ")" : "");
     box.hidden = false;
   }
@@ -55,9 +73,17 @@
 
   var send = window.callflowsRequest.makeSender(root.dataset.csrf, showError);
 
-  // Requests that change the call run one after another.
+  // Requests that change the call run one after another; data-busy says one is under way.
+  var inFlight = 0;
   function enqueue(task) {
-    queue = queue.then(task, task);
+    inFlight += 1;
+    root.dataset.busy = "1";
+    function settle(result) {
+      inFlight -= 1;
+      if (!inFlight) { root.dataset.busy = "0"; }
+      return result;
+    }
+    queue = queue.then(task, task).then(settle, function (error) { settle(); throw error; });
     return queue;
   }
 
@@ -259,6 +285,13 @@
 
   function captureInput(field) {
     var input;
+    if (field.from_case) {
+      // Filled by the case when it is created (F11): shown, never typed.
+      return make("p", { className: "from-case", "data-from-case": field.name }, [
+        make("span", { text: (english ? field.en : field.zh) + ": " }),
+        make("strong", { text: field.value || T.from_case })
+      ]);
+    }
     if (field.choices.length) {
       input = make("select", {});
       input.appendChild(make("option", { value: "", text: "—" }));
@@ -276,6 +309,19 @@
       make("span", { text: (english ? field.en : field.zh) + (field.required ? " *" : "") })
     ]);
     label.appendChild(input);
+    if (field.suggested && !field.value) {
+      // A suggestion from the caller's words: pre-selected, to confirm or change.
+      input.value = field.suggested.value;
+      input.classList.add("suggested");
+      fieldInputs(field.name).forEach(function (other) { if (!other.value) { other.value = field.suggested.value; } });
+      var why = field.suggested.words.length
+        ? " · " + T.because + " " + field.suggested.words.map(function (w) { return "「" + w + "」"; }).join("")
+        : "";
+      label.appendChild(make("span", {
+        className: "suggestion", "data-suggested": field.suggested.value,
+        text: T.suggested + ": " + field.suggested.label + why
+      }));
+    }
     return label;
   }
 
@@ -303,7 +349,7 @@
       badges.appendChild(make("span", { className: "badge-req", text: step.required ? T.required : T.optional }));
       $("step-text").textContent = step.zh;
       $("step-text-en").textContent = step.en;
-      $("step-note").textContent = [step.note_zh, step.note_en].filter(Boolean).join(" / ");
+      $("step-note").textContent = (english ? step.note_en : step.note_zh) || "";
       $("step-box").dataset.step = step.id;
       if (renderedStep !== step.id) {
         var captures = $("step-captures");
@@ -311,15 +357,32 @@
         step.captures.forEach(function (field) { captures.appendChild(captureInput(field)); });
         var answers = $("step-answers");
         clear(answers);
-        step.answers.forEach(function (branch) {
+        step.answers.forEach(function (branch, index) {
           var button = make("button", { type: "button", className: "answer", text: english ? branch.en : branch.zh });
           button.setAttribute("data-answer", branch.answer);
+          button.title = "Alt+" + (index + 1);
           button.addEventListener("click", function () { withCaptures([["answer", { answer: branch.answer }]]); });
+          answers.appendChild(button);
+        });
+        // A step that asks what the next one records (the greeting: "how may I help
+        // you?"): the caller's answers are chosen at once, the step done with them.
+        (step.then_answers || []).forEach(function (branch, index) {
+          var button = make("button", { type: "button", className: "answer then", text: english ? branch.en : branch.zh });
+          button.setAttribute("data-answer", branch.answer);
+          button.title = "Alt+" + (index + 1);
+          button.addEventListener("click", function () {
+            withCaptures([["complete"], ["answer", { answer: branch.answer }]]);
+          });
           answers.appendChild(button);
         });
         renderedStep = step.id;
       }
-      $("step-complete").hidden = step.answers.length > 0 || !live;
+      step.captures.forEach(function (field) {
+        var shown = root.querySelector('#step-captures [data-from-case="' + field.name + '"] strong');
+        if (shown) { shown.textContent = field.value || T.from_case; }
+      });
+      var waitsForCase = step.captures.some(function (field) { return field.from_case && !field.value; });
+      $("step-complete").hidden = step.answers.length > 0 || !live || step.read_back || waitsForCase;
       $("step-skip").hidden = step.required || !live;
       if (step.read_back) {
         $("read-back").hidden = false;
@@ -340,8 +403,9 @@
     var done = $("done-steps");
     clear(done);
     script.done.forEach(function (record) {
-      var text = (record.status === "done" ? "✓ " : "– ") + record.at + " " + record.zh +
-        (record.answer_zh ? " → " + record.answer_zh : "");
+      var text = (record.status === "done" ? "✓ " : "– ") + record.at + " " +
+        (english ? record.en : record.zh) +
+        ((english ? record.answer_en : record.answer_zh) ? " → " + (english ? record.answer_en : record.answer_zh) : "");
       done.appendChild(make("li", { className: "done-" + record.status, text: text }));
     });
 
@@ -377,7 +441,8 @@
 
   function say(prompt, kind) {
     var line = $("prompt-line");
-    line.textContent = prompt.zh + " / " + prompt.en;
+    // The standard's words as said; their English only in English or on demand.
+    line.textContent = prompt.zh + (showEnglish() ? " / " + prompt.en : "");
     line.dataset.kind = kind;
     line.className = "prompt-line";
     line.hidden = false;
@@ -385,7 +450,16 @@
 
   $("step-complete").addEventListener("click", function () { withCaptures([["complete"]]); });
   $("step-skip").addEventListener("click", function () { scriptOps([["skip"]]); });
-  $("confirm-read-back").addEventListener("click", function () { withCaptures([["confirm_read_back"]]); });
+  // P4 in one action: the caller confirmed what was read back, and the step is done.
+  function confirmReadBack() {
+    var ops = view.script.read_back.confirmed_at ? [] : [["confirm_read_back"]];
+    return withCaptures(ops.concat([["complete"]]));
+  }
+  $("confirm-read-back").addEventListener("click", confirmReadBack);
+  // Say the hand-over line and create the case: one action.
+  $("step-dispatch").addEventListener("click", function () {
+    withCaptures([["complete"]]).then(function (ok) { if (ok) { submit("dispatch"); } });
+  });
   $("correct-read-back").addEventListener("click", function () {
     var first = root.querySelector('#case-form [data-field="problem"]');
     if (first) { first.focus(); }
@@ -431,6 +505,7 @@
       told_caller: formValue("told_caller"),
       summary: formValue("summary")
     };
+    Object.assign(body, window.hotlineKnowledge ? window.hotlineKnowledge.submission(outcome) : {});
     Object.assign(body, extra || {});
     var ops = pendingCaptures();
     return scriptOps(ops).then(function (ok) {
@@ -476,7 +551,8 @@
       var number = caseInfo ? caseInfo.number : lastResult.case_number;
       resultBox.hidden = !number;
       $("result-case-number").textContent = number || "";
-      var promised = lastResult && lastResult.promised_at ? lastResult.promised_at : (caseInfo && caseInfo.promised_at);
+      // Beijing time as the product shows it (11-26 14:05).
+      var promised = (caseInfo && caseInfo.promised_at) || (lastResult && lastResult.promised_at);
       $("result-promised").textContent = promised ? T.promised + " " + promised : "";
       $("result-case-link").href = caseInfo ? caseInfo.url : "#";
       $("result-closing").textContent = view.script && view.script.closing ? view.script.closing.zh : "";
@@ -556,12 +632,134 @@
     return enqueue(function () { return send("GET", root.dataset.viewUrl).then(accept); });
   }
 
+  // -- the next action: one main button, with the focus -------------------------
+
+  var focusedFor = null;
+
+  function nextAction() {
+    return (view.script && view.script.next) || { kind: "none" };
+  }
+
+  function nextElement() {
+    var next = nextAction();
+    switch (next.kind) {
+      case "complete": return $("step-complete");
+      case "read_back": return $("confirm-read-back");
+      case "hand_over": return $("step-dispatch");
+      case "answer": return root.querySelector('#step-answers button[data-answer="' + next.answer + '"]');
+      case "submit":
+        if (next.outcome === "join") {
+          return root.querySelector("#similar-cases .join-case") || $("submit-dispatch");
+        }
+        return root.querySelector('#outcome-box [data-outcome="' + next.outcome + '"]');
+      case "home": return $("back-home");
+      default: return null;
+    }
+  }
+
+  // Where the operator's next input goes: the step's first empty box, else the main button.
+  function focusTarget(main) {
+    var next = nextAction();
+    if (next.kind === "complete") {
+      var empty = Array.prototype.filter.call(
+        root.querySelectorAll("#step-captures input, #step-captures textarea"),
+        function (input) { return !input.value; });
+      if (empty.length) { return empty[0]; }
+    }
+    if (next.kind === "submit" && next.outcome === "answer_on_call") {
+      var answer = root.querySelector('#case-form [name="answer"]');
+      if (answer && !answer.value.trim()) { return answer; }
+    }
+    if (next.kind === "submit" && next.outcome === "transfer") {
+      var department = root.querySelector('#case-form [name="target_department_id"]');
+      if (department && !department.value) { return department; }
+    }
+    if (next.kind === "choose") { return root.querySelector("#step-answers button"); }
+    return main;
+  }
+
+  function renderNext() {
+    var next = nextAction();
+    $("step-dispatch").hidden = next.kind !== "hand_over";
+    var main = nextElement();
+    Array.prototype.forEach.call(root.querySelectorAll(".primary"), function (node) {
+      if (node !== main) { node.classList.remove("primary"); }
+    });
+    if (main) { main.classList.add("primary"); }
+    root.dataset.next = next.kind + (next.outcome ? ":" + next.outcome : "") + (next.answer ? ":" + next.answer : "");
+    // Move the focus only when the next thing to do changed, so a poll never
+    // takes it from a box the operator is typing in.
+    var key = (view.script && view.script.current ? view.script.current.id : "") + "|" + root.dataset.next +
+      "|" + view.call.recorded;
+    if (key !== focusedFor) {
+      focusedFor = key;
+      var target = focusTarget(main);
+      if (target && !target.disabled) { target.focus(); }
+    }
+  }
+
+  function doNext() {
+    var main = nextElement();
+    if (main && !main.disabled && !main.hidden) { main.click(); return true; }
+    return false;
+  }
+
+  // Enter in the step's own boxes finishes the step (Shift+Enter: a new line).
+  $("step-captures").addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.shiftKey || event.altKey || event.isComposing || event.keyCode === 229) { return; }
+    event.preventDefault();
+    var next = nextAction();
+    if (next.kind === "complete") { $("step-complete").click(); } else { doNext(); }
+  });
+
+  // Keyboard shortcuts (the list is in the 快捷键 popover and docs/operators.md).
+  function visible(id) {
+    var node = $(id);
+    return node && !node.hidden && !node.disabled && node.offsetParent !== null ? node : null;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var code = event.code || "";
+    var target = null;
+    if (code === "Enter" || code === "NumpadEnter") {
+      event.preventDefault();
+      doNext();
+      return;
+    }
+    var digit = /^(?:Digit|Numpad)([1-9])$/.exec(code);
+    if (digit) {
+      target = root.querySelectorAll("#step-answers button")[Number(digit[1]) - 1] || null;
+    } else if (code === "KeyR") {
+      target = visible("confirm-read-back");
+    } else if (code === "KeyC") {
+      target = visible("correct-read-back");
+    } else if (code === "KeyS") {
+      target = visible("step-skip");
+    } else if (code === "KeyN") {
+      target = visible("prompt-not-heard");
+    } else if (code === "KeyL") {
+      target = visible("lookup-reassure") || visible("lookup-start");
+    } else if (code === "KeyE") {
+      target = visible("lookup-end");
+    } else if (code === "KeyH") {
+      event.preventDefault();
+      $("shortcut-help").open = !$("shortcut-help").open;
+      return;
+    } else {
+      return;
+    }
+    event.preventDefault();
+    if (target && !target.disabled) { target.click(); }
+  });
+
   function render() {
     renderHead();
     renderCaller();
     renderScript();
     fillFields();
     renderCase();
+    renderNext();
   }
 
   render();

@@ -93,6 +93,11 @@
     banner.querySelector(".incoming-customer").textContent = row.customer || T.unknown_caller;
     banner.dataset.callId = row.id;
     banner.hidden = false;
+    // Answering is the next thing to do: Enter (or a click) answers.
+    var active = document.activeElement;
+    if (!active || active === document.body || !/^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+      banner.querySelector(".incoming-answer").focus();
+    }
   }
 
   function render(data) {
