@@ -94,8 +94,11 @@ def _follow_up_for(session: Session, case: Case, now: datetime) -> OutboundTask 
     )
 
 
-def case_moved(session: Session, case: Case, now: datetime) -> None:
-    """``case`` has just changed state: make its follow-up task, or settle it."""
+def case_moved(session: Session, case: Case, left: State, now: datetime) -> None:
+    """``case`` has just changed state, leaving ``left``: make its follow-up task,
+    or settle it. A move that neither enters nor leaves follow-up reads nothing."""
+    if State(case.state) not in FOLLOW_UP_STATES and left not in FOLLOW_UP_STATES:
+        return
     with session.no_autoflush:
         if State(case.state) in FOLLOW_UP_STATES:
             task = _follow_up_for(session, case, now)

@@ -220,7 +220,7 @@ def transition(
         )
         site_checks.open_if_needed(session, case, action, now)  # F10
         if svc.case_moved is not None and outcome.target != outcome.source:
-            svc.case_moved(session, case, now)  # e.g. the follow-up call's task (P7)
+            svc.case_moved(session, case, outcome.source, now)  # e.g. the follow-up's task (P7)
         return check_text(svc, session, case, event)
 
 

@@ -54,9 +54,10 @@ Publisher = Callable[[Mapping[str, Any]], None]
 #: same transaction as the text or not at all.
 TextChecker = Callable[[Session, Case, CaseEvent, Sequence[tuple[str, str]], int | None], Any]
 
-#: Called in the same transaction each time a case changes state, after its event
-#: (the call flows' outbound queue makes or settles the case's follow-up task).
-CaseMoved = Callable[[Session, Case, datetime], None]
+#: Called in the same transaction each time a case changes state, after its event,
+#: with the state it left (the call flows' outbound queue makes or settles the
+#: case's follow-up task).
+CaseMoved = Callable[[Session, Case, lifecycle.State, datetime], None]
 
 #: Keys of event data that hold text staff typed; an event's reason is staff text too.
 STAFF_TEXT_KEYS: tuple[str, ...] = ("note", "answer", "result_note", "told_caller", "summary")

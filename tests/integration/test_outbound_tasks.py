@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -318,3 +319,14 @@ def test_reaching_the_caller_from_the_console_settles_the_call_back_task(svc, or
     [task] = _tasks(svc, call_id=call_id)
     assert task.state == TaskState.DONE
     assert tasks.take_next(svc, org["operator2"]) is None
+
+
+def test_a_move_that_neither_enters_nor_leaves_follow_up_reads_nothing():
+    """The intake and every dispatch step cost the queue no query."""
+
+    class NoSession:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"the session was used: {name}")
+
+    case = Case(state=State.WITH_DISPATCH)
+    task_making.case_moved(NoSession(), case, State.REGISTERED, datetime(2026, 12, 1, tzinfo=UTC))
