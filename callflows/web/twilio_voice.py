@@ -32,6 +32,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from callflows import services as calls
 from callflows.domain.engine import REASSURANCE_INTERVAL
 from callflows.services import CallFlows, Provider, outage_notices
+from callflows.services.outbound_tasks import PURPOSE as TASK_CALL_PURPOSE
 from callflows.telephony import (
     DIAL_RESULT_PATH,
     HOLD_PATH,
@@ -54,6 +55,9 @@ HOLD_MESSAGE = "您好,话务员正在为其他用户服务,请您稍等,我们�
 CONNECTING = "正在为您接通话务员,请稍等。"
 OPERATOR_UNAVAILABLE = "对不起,话务员暂时没有接通,请您稍等。"
 CALL_BACK_INTRO = "您好,这里是{company}。很抱歉刚才没能及时接听您的来电,现在为您转接话务员,请稍等。"
+#: What a customer hears on answering a call placed from an outbound task (a
+#: follow-up, a dunning or an abnormal-usage call): no apology for a missed call.
+TASK_CALL_INTRO = "您好,这里是{company},现在为您接通客服人员,请稍等。"
 
 #: Mandarin speech runs at about four characters a second; used to time the hold loop.
 _CHARS_PER_SECOND = 4
@@ -277,13 +281,17 @@ def recording() -> Response:
 @bp.route("/twilio/voice/outbound/<id:attempt_id>", methods=["POST"])
 @signed
 def outbound(attempt_id: int) -> Response:
-    """A call-back was answered: apologise for the missed call, connect an operator."""
+    """An outbound call was answered: a call-back apologises for the missed call, a
+    task's call (follow-up, dunning, abnormal usage) just introduces the utility;
+    then the operator who placed it is connected."""
     config = _config()
     flows = _flows()
-    if calls.outbound_call_attempt(db_session(), attempt_id) is None:
+    attempt = calls.outbound_call_attempt(db_session(), attempt_id)
+    if attempt is None:
         abort(404, description=f"no outbound call attempt {attempt_id}")
+    intro = TASK_CALL_INTRO if attempt.purpose == TASK_CALL_PURPOSE else CALL_BACK_INTRO
     response = VoiceResponse()
-    _say(response, CALL_BACK_INTRO.format(company=flows.company_name), config)
+    _say(response, intro.format(company=flows.company_name), config)
     dial = response.dial(
         timeout=OPERATOR_RING_SECONDS,
         caller_id=config.from_number,

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from callflows.models import (
+    AttemptKind,
     AttemptStatus,
     Call,
     CallStatus,
@@ -583,3 +584,28 @@ def test_sms_delivery_reports_move_the_attempt_on(twilio_app, client, org):
     assert response.status_code == 204
     (attempt,) = _rows(twilio_app, OutboundAttempt)
     assert attempt.status == AttemptStatus.COMPLETED
+
+
+def test_a_task_call_answered_introduces_the_utility_without_the_missed_call_apology(
+    twilio_app, client, clock
+):
+    from callflows.services.outbound_tasks import PURPOSE
+
+    with twilio_app.extensions["hotline"].sessions() as session, session.begin():
+        attempt = OutboundAttempt(
+            kind=AttemptKind.CALL,
+            purpose=PURPOSE,
+            to_number=CALLER,
+            status=AttemptStatus.REQUESTED,
+            provider="twilio",
+            created_at=clock.now,
+            updated_at=clock.now,
+        )
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+
+    root = _twiml(signed_post(client, f"/twilio/voice/outbound/{attempt_id}", {"CallSid": "CA1"}))
+    say, dial = list(root)
+    assert "很抱歉" not in say.text and "现在为您接通客服人员" in say.text
+    assert dial[0].text == SETTINGS["twilio_operator_number"]
