@@ -221,20 +221,8 @@ def change_restore_time(svc: Services, actor: Actor, outage_id: int, ends_at: da
                 OutageAnnouncement.kind == NoticeKind.RESTORE_TIME,
             )
         )
-        _ensure_published(session, outage, now)
-        outage.ends_at = ends_at
-        announcement = OutageAnnouncement(
-            outage_id=outage.id,
-            kind=NoticeKind.RESTORE_TIME,
-            key=f"restore-{(earlier or 0) + 1}",
-            restore_at=ends_at,
-            created_at=now,
-            created_by_id=actor.id,
-            recipients=0,
-        )
-        session.add(announcement)
-        session.flush()
-        return announcement.id
+        key = f"restore-{(earlier or 0) + 1}"
+        return _announce(session, outage, NoticeKind.RESTORE_TIME, key, ends_at, actor, now)
 
 
 def mark_restored(svc: Services, actor: Actor, outage_id: int) -> int:
@@ -258,20 +246,34 @@ def mark_restored(svc: Services, actor: Actor, outage_id: int) -> int:
         )
         if ended is not None or outage.ends_at <= now:
             raise Invalid("the outage is already over", "outage", "P8")
-        _ensure_published(session, outage, now)
-        outage.ends_at = now
-        announcement = OutageAnnouncement(
-            outage_id=outage.id,
-            kind=NoticeKind.ENDED,
-            key=NoticeKind.ENDED.value,
-            restore_at=now,
-            created_at=now,
-            created_by_id=actor.id,
-            recipients=0,
-        )
-        session.add(announcement)
-        session.flush()
-        return announcement.id
+        return _announce(session, outage, NoticeKind.ENDED, NoticeKind.ENDED.value, now, actor, now)
+
+
+def _announce(
+    session: Session,
+    outage: Outage,
+    kind: NoticeKind,
+    key: str,
+    restore_at: datetime,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    """Write the notice ``kind`` (after the ``published`` one, if none yet) with the
+    outage's new end ``restore_at``; the texts go out with the next run. Returns its id."""
+    _ensure_published(session, outage, now)
+    outage.ends_at = restore_at
+    announcement = OutageAnnouncement(
+        outage_id=outage.id,
+        kind=kind,
+        key=key,
+        restore_at=restore_at,
+        created_at=now,
+        created_by_id=actor.id,
+        recipients=0,
+    )
+    session.add(announcement)
+    session.flush()
+    return announcement.id
 
 
 def _ensure_published(session: Session, outage: Outage, now: datetime) -> None:
