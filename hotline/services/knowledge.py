@@ -43,8 +43,8 @@ from hotline.models import (
     Staff,
 )
 from hotline.services.access import Actor, can_view, lock_case
-from hotline.services.audit import append_event
-from hotline.services.context import Services, check_text, publish_change
+from hotline.services.context import Services, publish_change
+from hotline.services.milestones import record_milestone
 from hotline.settings import CONFIG_DIR
 
 #: The seed articles shipped with the product (``config/knowledge.toml``).
@@ -435,17 +435,15 @@ def cite(svc: Services, actor: Actor, case_number: str, article_id: int) -> None
                 cited_at=now,
             )
         )
-        append_event(
+        record_milestone(
+            svc,
             session,
             case,
-            action=CITED,
-            from_state=case.state,
-            to_state=case.state,
-            actor_id=actor.id,
-            at=now,
-            data={"article_id": row.id, "article_version": row.version, "title": row.title},
+            actor,
+            CITED,
+            now,
+            {"article_id": row.id, "article_version": row.version, "title": row.title},
         )
-        case.updated_at = now
         session.flush()
 
 
@@ -569,18 +567,15 @@ def ask(
             answer="",
         )
         session.add(row)
-        event = append_event(
+        record_milestone(
+            svc,
             session,
             case,
-            action=ASKED,
-            from_state=case.state,
-            to_state=case.state,
-            actor_id=actor.id,
-            at=now,
-            data={"answerer_id": answerer.id, "question_due_at": due, "note": text},
+            actor,
+            ASKED,
+            now,
+            {"answerer_id": answerer.id, "question_due_at": due, "note": text},
         )
-        check_text(svc, session, case, event)
-        case.updated_at = now
         session.flush()
         result = _view(row, now)
     publish_change(svc, case, ASKED)
@@ -640,18 +635,15 @@ def answer(
         row.answered_at = now
         row.answered_by_id = actor.id
         row.article_id = article_id
-        event = append_event(
+        record_milestone(
+            svc,
             session,
             case,
-            action=ANSWERED,
-            from_state=case.state,
-            to_state=case.state,
-            actor_id=actor.id,
-            at=now,
-            data={"question_id": row.id, "answer": text, "article_id": article_id},
+            actor,
+            ANSWERED,
+            now,
+            {"question_id": row.id, "answer": text, "article_id": article_id},
         )
-        check_text(svc, session, case, event)
-        case.updated_at = now
         session.flush()
         result = _view(row, now)
     publish_change(svc, case, ANSWERED)
@@ -683,18 +675,15 @@ def record_reply(
         row.replied_at = now
         row.replied_by_id = actor.id
         row.reply_method = str(method)
-        event = append_event(
+        record_milestone(
+            svc,
             session,
             case,
-            action=REPLIED,
-            from_state=case.state,
-            to_state=case.state,
-            actor_id=actor.id,
-            at=now,
-            data={"question_id": row.id, "method": str(method), "note": note.strip()[:500]},
+            actor,
+            REPLIED,
+            now,
+            {"question_id": row.id, "method": str(method), "note": note.strip()[:500]},
         )
-        check_text(svc, session, case, event)
-        case.updated_at = now
         session.flush()
         result = _view(row, now)
     publish_change(svc, case, REPLIED)
