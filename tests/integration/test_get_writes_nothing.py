@@ -34,16 +34,13 @@ from sqlalchemy import event, select
 from callflows import services as calls
 from callflows.models import OutboundTask, Provider
 from callflows.services import SubmitForm, outbound_tasks
-from dispatch.domain.crew import PhotoUpload
-from dispatch.services import crew as crew_service
-from dispatch.services import duty
-from dispatch.services.outages import OutageNotice, publish_outage
 from hotline import services
 from hotline.domain.lifecycle import Action, State
 from hotline.models import Case, CaseSeen
 from hotline.services import IntakeOutcome, knowledge
 from tests.integration.callhelp import confirm_and_triage, walk_to_read_back
 from tests.integration.pagehelp import csrf_from, logged_in, text_of
+from tests.integration.seedhelp import shift_outage_and_field_case
 from tests.support import STAFF, Org, act, bring_case_to
 
 #: A statement that changes rows.
@@ -178,43 +175,8 @@ def seeded(app, app_org, clock) -> Seeded:
     )
     calls.end_call(svc, flows, call_id=missed, hung_up_by="caller")
     dispatcher = org["dispatcher"]
-    duty.add_shift(
-        svc,
-        dispatcher,
-        staff_id=dispatcher.id,
-        starts_at=clock.now - timedelta(hours=1),
-        ends_at=clock.now + timedelta(hours=11),
-    )
-    with svc.sessions() as session, session.begin():
-        publish_outage(
-            session,
-            OutageNotice(
-                area="汉槐街",
-                area_keywords=["汉槐街"],
-                reason="管道抢修",
-                starts_at=clock.now,
-                ends_at=clock.now + timedelta(hours=4),
-                planned=False,
-            ),
-            by_id=dispatcher.id,
-            now=clock.now,
-        )
-    # A crew's field report with a photo (F8).
-    field_case = crew_service.open_field_case(
-        svc,
-        org["crew"],
-        crew_service.FieldReport(
-            category="leak",
-            problem="阀门井渗水",
-            address="汉槐街 20 号",
-            contact_phone="13905344444",
-        ),
-        [PhotoUpload("well.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)],
-        app.instance_path,
-    )
-    cases["field"] = field_case.number
-    with svc.sessions() as session:
-        photos = [p.id for p in crew_service.case_photos(session, org["crew"], field_case.number)]
+    # A shift, an outage under way, and a crew's field report with a photo (F8).
+    cases["field"], photos = shift_outage_and_field_case(app, svc, org, clock)
     # The knowledge base's articles (G3).
     knowledge.load_seed_file(svc)
     with svc.sessions() as session:

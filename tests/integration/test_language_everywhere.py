@@ -41,10 +41,7 @@ from sqlalchemy import JSON, String, Text, select
 from callflows import services as calls
 from callflows.models import OutboundTask, Provider
 from callflows.services import SubmitForm, outbound_tasks
-from dispatch.domain.crew import PhotoUpload
-from dispatch.services import crew as crew_service
-from dispatch.services import duty, supervision
-from dispatch.services.outages import OutageNotice, publish_outage
+from dispatch.services import supervision
 from hotline import services
 from hotline.db import Base
 from hotline.demo import DEMO_PASSWORD, load_demo
@@ -53,6 +50,7 @@ from hotline.models import Case, Department, Staff
 from hotline.services import Actor, IntakeOutcome
 from tests.integration.callhelp import confirm_and_triage, walk_to_read_back
 from tests.integration.pagehelp import csrf_from, login
+from tests.integration.seedhelp import shift_outage_and_field_case
 from tests.support import Org, act, bring_case_to
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -423,43 +421,9 @@ def world(app, clock) -> World:
         svc, flows, provider=Provider.SIMULATOR, sid="SIM-MISSED", from_raw="18653400001"
     )
     calls.end_call(svc, flows, call_id=missed, hung_up_by="caller")
-    duty.add_shift(
-        svc,
-        dispatcher,
-        staff_id=dispatcher.id,
-        starts_at=clock.now - timedelta(hours=1),
-        ends_at=clock.now + timedelta(hours=11),
-    )
-    with svc.sessions() as session, session.begin():
-        publish_outage(
-            session,
-            OutageNotice(
-                area="汉槐街",
-                area_keywords=["汉槐街"],
-                reason="管道抢修",
-                starts_at=clock.now,
-                ends_at=clock.now + timedelta(hours=4),
-                planned=False,
-            ),
-            by_id=dispatcher.id,
-            now=clock.now,
-        )
-    field_case = crew_service.open_field_case(
-        svc,
-        org["crew"],
-        crew_service.FieldReport(
-            category="leak",
-            problem="阀门井渗水",
-            address="汉槐街 20 号",
-            contact_phone="13905344444",
-        ),
-        [PhotoUpload("well.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)],
-        app.instance_path,
-    )
-    cases["field"] = field_case.number
+    cases["field"], photos = shift_outage_and_field_case(app, svc, org, clock)
     outbound_tasks.take_next(svc, operator)
     with svc.sessions() as session:
-        photos = [p.id for p in crew_service.case_photos(session, org["crew"], field_case.number)]
         demo_cases = list(session.scalars(select(Case.number).order_by(Case.id)))
         articles = list(
             session.execute(select(Base.metadata.tables["knowledge_articles"].c.id)).scalars()
