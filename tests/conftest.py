@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -133,13 +134,39 @@ def postgres_schema_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+#: Empty every table that holds rows and restart every sequence used, in one round
+#: trip. The history tables refuse changes (P6) through triggers, which the
+#: replica role skips: a scratch database is reset as its owner. Deleting the few
+#: rows a test left is about a hundred times faster than TRUNCATE of every table.
+_RESET = """
+DO $$
+DECLARE
+  name text;
+  used record;
+  filled boolean;
+BEGIN
+  SET LOCAL session_replication_role = replica;
+  FOREACH name IN ARRAY %(tables)s LOOP
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %%I)', name) INTO filled;
+    IF filled THEN
+      EXECUTE format('DELETE FROM %%I', name);
+    END IF;
+  END LOOP;
+  FOR used IN
+    SELECT schemaname, sequencename FROM pg_sequences
+    WHERE last_value IS NOT NULL AND schemaname = current_schema()
+  LOOP
+    PERFORM setval(format('%%I.%%I', used.schemaname, used.sequencename), 1, false);
+  END LOOP;
+END $$
+"""
+
+
 def _truncate_all(url: str) -> None:
     engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = ", ".join(f"'{t.name}'" for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        # The history tables refuse TRUNCATE (P6); a scratch database is reset as its owner.
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text(_RESET % {"tables": f"ARRAY[{tables}]::text[]"}))
     engine.dispose()
 
 
@@ -147,24 +174,32 @@ def _truncate_all(url: str) -> None:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database with the current schema: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hotline.db'}"
-        engine = make_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-        return url
+        return _sqlite_copy(request, tmp_path)
     url = request.getfixturevalue("postgres_schema_url")
     _truncate_all(url)
     return url
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """An empty SQLite database with the current schema."""
-    url = f"sqlite:///{tmp_path / 'hotline.db'}"
-    engine = make_engine(url)
+@pytest.fixture(scope="session")
+def sqlite_schema_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database with the current schema, made once per run to be copied."""
+    path = tmp_path_factory.mktemp("schema") / "hotline.db"
+    engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     engine.dispose()
-    return url
+    return path
+
+
+def _sqlite_copy(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    path = tmp_path / "hotline.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_schema_file"), path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty SQLite database with the current schema (a copy of the run's one)."""
+    return _sqlite_copy(request, tmp_path)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -27,6 +28,23 @@ LANGUAGES = ("zh_CN", "en")
 babel = Babel()
 
 
+#: Compiled catalogues of this process, by source: (its mtime, the ``.mo`` bytes).
+_COMPILED: dict[Path, tuple[float, bytes]] = {}
+
+
+def _compiled(po_path: Path) -> bytes:
+    """``po_path`` compiled, parsed once per process while the file is unchanged."""
+    mtime = po_path.stat().st_mtime
+    cached = _COMPILED.get(po_path)
+    if cached is None or cached[0] != mtime:
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=po_path.parts[-3])
+        buffer = BytesIO()
+        write_mo(buffer, catalog)
+        cached = _COMPILED[po_path] = (mtime, buffer.getvalue())
+    return cached[1]
+
+
 def compile_catalogues(target: Path) -> Path:
     """Compile every ``.po`` under :data:`SOURCE` into ``target``; returns ``target``."""
     for po_path in SOURCE.glob("*/LC_MESSAGES/*.po"):
@@ -35,13 +53,10 @@ def compile_catalogues(target: Path) -> Path:
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue
         mo_path.parent.mkdir(parents=True, exist_ok=True)
-        with po_path.open("rb") as handle:
-            catalog = read_po(handle, locale=po_path.parts[-3])
         # A file of this process's own, then an atomic rename: processes that
         # start side by side (a server's workers) never write the same file.
         tmp = mo_path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        with tmp.open("wb") as handle:
-            write_mo(handle, catalog)
+        tmp.write_bytes(_compiled(po_path))
         tmp.replace(mo_path)
     return target
 
