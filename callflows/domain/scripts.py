@@ -200,6 +200,25 @@ def _render(template: str, values: Mapping[str, str], blank: str) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or blank, template)
 
 
+#: The promised time as the Chinese wording says it and the case fills it in (``11月27日09:00``).
+_SPOKEN_TIME = re.compile(r"^(\d{1,2})月(\d{1,2})日(\d{1,2}:\d{2})$")
+
+
+def _in_english(values: Mapping[str, str]) -> dict[str, str]:
+    """Captured values for the English line: a time said in Chinese becomes ``11-27 09:00``.
+
+    What the caller said stays as said; only the times the product fills in
+    (the promised time, F11) have an English form.
+    """
+    shown = dict(values)
+    for name, value in values.items():
+        found = _SPOKEN_TIME.match(value or "")
+        if found:
+            month, day, clock = found.groups()
+            shown[name] = f"{int(month):02d}-{int(day):02d} {clock}"
+    return shown
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of a script.
@@ -249,13 +268,14 @@ class Step:
     def render(self, values: Mapping[str, str], *, lang: str = "zh") -> str:
         """The step's wording with capture fields filled from ``values``.
 
-        A field without a value renders as ``××`` (zh) or ``…`` (en). Raises
+        A field without a value renders as ``××`` (zh) or ``…`` (en); the
+        promised time ``11月27日09:00`` reads ``11-27 09:00`` in English. Raises
         ``ValueError`` for a language other than ``"zh"`` or ``"en"``.
         """
         if lang == "zh":
             return _render(self.zh, values, BLANK_ZH)
         if lang == "en":
-            return _render(self.en, values, BLANK_EN)
+            return _render(self.en, _in_english(values), BLANK_EN)
         raise ValueError(f"unknown language {lang!r}; expected 'zh' or 'en'")
 
 

@@ -606,3 +606,14 @@ def test_load_all_needs_every_name() -> None:
 def test_company_name_must_not_be_empty() -> None:
     with pytest.raises(ValueError, match="company"):
         load_script(SCRIPTS_DIR / "inbound_hotline.toml", **{**NAMES, "company": " "})
+
+
+def test_f11_the_promised_time_reads_in_each_language(scripts: dict[str, Script]) -> None:
+    """The case fills in the promised time as the Chinese wording says it; the
+    English line shows it as English does, not as ``11月27日``."""
+    step = scripts["inbound_hotline"].step("promised_time")
+    values = {"case_number": "R20261127001", "promised_time": "11月27日09:00"}
+    assert "在11月27日09:00前处理" in step.render(values, lang="zh")
+    english = step.render(values, lang="en")
+    assert "reply by 11-27 09:00;" in english
+    assert "月" not in english and "日" not in english
