@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
+from hotline.domain.errors import words
 from hotline.settings import SettingsError
 
 __all__ = [
@@ -59,7 +60,15 @@ OUTBOUND_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 
 class TelephonyError(Exception):
-    """The phone system did not do what was asked."""
+    """The phone system did not do what was asked.
+
+    Its words are a template and values (``template``, ``params``), like a
+    refusal's, so a page can say them in the reader's language.
+    """
+
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        self.template, self.params = message, params
+        super().__init__(message % params if params else message)
 
 
 class TelephonyRefused(TelephonyError):
@@ -228,15 +237,21 @@ class TwilioTelephony:
         try:
             return request()
         except TwilioRestException as exc:
-            detail = f"{what}: Twilio answered {exc.status}" + (
-                f" (error {exc.code}: {exc.msg})" if exc.code else f" ({exc.msg})"
-            )
+            values = {"what": what, "status": exc.status, "detail": exc.msg}
+            template = words("%(what)s: Twilio answered %(status)s (%(detail)s)")
+            if exc.code:
+                template = words(
+                    "%(what)s: Twilio answered %(status)s (error %(code)s: %(detail)s)"
+                )
+                values["code"] = exc.code
             if exc.status >= 500:
                 # A server error says nothing about whether the request took effect.
-                raise TelephonyUncertain(detail) from exc
-            raise TelephonyRefused(detail) from exc
+                raise TelephonyUncertain(template, **values) from exc
+            raise TelephonyRefused(template, **values) from exc
         except Exception as exc:  # timeouts and lost connections: the outcome is unknown
-            raise TelephonyUncertain(f"{what}: no answer from Twilio ({exc})") from exc
+            raise TelephonyUncertain(
+                "%(what)s: no answer from Twilio (%(detail)s)", what=what, detail=str(exc)
+            ) from exc
 
     def connect_to_operator(self, call_sid: str) -> None:
         """Move the queued call to the connect TwiML, which dials the operator's line.
@@ -244,7 +259,7 @@ class TwilioTelephony:
         Raises :class:`TelephonyRefused` or :class:`TelephonyUncertain`.
         """
         self._send(
-            "connecting the caller",
+            words("connecting the caller"),
             lambda: self.client.calls(call_sid).update(
                 url=self.config.url(CONNECT_PATH), method="POST"
             ),
@@ -257,7 +272,7 @@ class TwilioTelephony:
         :class:`TelephonyUncertain`.
         """
         created = self._send(
-            "placing the call",
+            words("placing the call"),
             lambda: self.client.calls.create(
                 to=call.to,
                 from_=self.config.from_number,
@@ -273,7 +288,7 @@ class TwilioTelephony:
     def send_sms(self, message: OutboundSms) -> str:
         """Send the message. Returns the MessageSid. Raises as :meth:`place_call`."""
         sent = self._send(
-            "sending the SMS",
+            words("sending the SMS"),
             lambda: self.client.messages.create(
                 to=message.to,
                 from_=self.config.from_number,

@@ -30,7 +30,8 @@ from hotline.domain.timelimits import PolicyError, TimeLimitPolicy
 from hotline.server import THREADS_VARIABLE
 from hotline.services import Publisher, ServiceError, Services
 from hotline.settings import SettingsError, load_settings, resolve_path, secret_key
-from hotline.web import auth, extras, forms, i18n, realtime, session
+from hotline.web import auth, extras, forms, i18n, realtime, refusals, session
+from hotline.web.refusals import refusal_text
 from hotline.web.schemas import describe_errors, first_field
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ def create_app(
     app.extensions["hotline.engine"] = engine
 
     i18n.init_app(app)
+    refusals.init_app(app)
     extras.init_app(app)
     auth.init_app(app)
     realtime.init_app(app, settings.get("socketio_message_queue") or None)
@@ -246,9 +248,10 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Any:
+        display = refusal_text(exc)
         if _wants_json():
-            return jsonify(exc.to_dict()), exc.status
-        return render_template("error.html", code=exc.status, message=exc.message), exc.status
+            return jsonify({**exc.to_dict(), "display": display}), exc.status
+        return render_template("error.html", code=exc.status, message=display), exc.status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

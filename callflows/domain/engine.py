@@ -55,6 +55,7 @@ from callflows.domain.refusals import (
     UnknownStep,
 )
 from callflows.domain.scripts import FIELDS, Prompt, Script, Step, StepKind
+from hotline.domain.errors import Rejected, words
 
 __all__ = [
     "READ_BACK_FIELDS",
@@ -146,12 +147,15 @@ class CallSession:
     # -- time
 
     def _now(self) -> datetime:
-        return self._aware(self._clock(), "the clock")
+        return self._aware(
+            self._clock(), words("the clock must give a timezone-aware datetime, got %(value)s")
+        )
 
     @staticmethod
-    def _aware(value: datetime, what: str) -> datetime:
+    def _aware(value: datetime, refusal: str) -> datetime:
+        """``value`` if aware; else :class:`ClockError` in the words of ``refusal``."""
         if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise ClockError(f"{what} must give a timezone-aware datetime, got {value!r}")
+            raise ClockError(refusal, value=repr(value))
         return value
 
     # -- state
@@ -212,28 +216,36 @@ class CallSession:
 
     # -- guards
 
-    def _require_live(self, action: str) -> None:
+    def _require_live(self, refusal: str) -> None:
+        """Raise :class:`CallEnded` in the words of ``refusal`` once the call has ended."""
         if self._ended_at is not None:
-            raise CallEnded(f"cannot {action}: the call ended at {self._ended_at.isoformat()}")
+            raise CallEnded(refusal, ended_at=self._ended_at.isoformat())
 
     def _require_current(self) -> Step:
         step = self.current_step
         if step is None:
-            raise ScriptFinished(f"script '{self._script.id}' has ended; there is no current step")
+            raise ScriptFinished(
+                "script '%(script)s' has ended; there is no current step", script=self._script.id
+            )
         return step
 
     def _check_can_leave(self, step: Step) -> None:
         if step.kind is StepKind.READ_BACK and self._read_back_at is None:
             missing = self.missing_read_back_fields()
+            if missing:
+                raise ReadBackRequired(
+                    missing,
+                    False,
+                    "step '%(step)s' cannot be completed: %(names)s not captured yet",
+                    step=step.id,
+                    names=", ".join(missing),
+                )
             raise ReadBackRequired(
                 missing,
                 False,
-                f"step '{step.id}' cannot be completed: "
-                + (
-                    f"{', '.join(missing)} not captured yet"
-                    if missing
-                    else "the read-back has not been confirmed by the caller"
-                ),
+                "step '%(step)s' cannot be completed: "
+                "the read-back has not been confirmed by the caller",
+                step=step.id,
             )
         needed = tuple(
             name
@@ -245,7 +257,9 @@ class CallSession:
             raise MissingCapture(
                 step.id,
                 needed,
-                f"step '{step.id}' cannot be completed: {', '.join(needed)} not captured yet",
+                "step '%(step)s' cannot be completed: %(names)s not captured yet",
+                step=step.id,
+                names=", ".join(needed),
             )
 
     def _move(self, target: str | None) -> Step | None:
@@ -264,16 +278,25 @@ class CallSession:
         """
         if name not in self._script.fields:
             raise UnknownField(
-                f"script '{self._script.id}' does not capture '{name}'; "
-                f"it captures {', '.join(sorted(self._script.fields))}"
+                "script '%(script)s' does not capture '%(name)s'; it captures %(known)s",
+                script=self._script.id,
+                name=name,
+                known=", ".join(sorted(self._script.fields)),
             )
         if not isinstance(value, str) or not value.strip():
-            raise InvalidFieldValue(f"'{name}' needs a non-empty text value, got {value!r}")
+            raise InvalidFieldValue(
+                "'%(name)s' needs a non-empty text value, got %(value)s",
+                name=name,
+                value=repr(value),
+            )
         text = value.strip()
         choices = FIELDS[name].choices
         if choices and text not in choices:
             raise InvalidFieldValue(
-                f"'{text}' is not a value of '{name}'; expected one of {', '.join(choices)}"
+                "'%(value)s' is not a value of '%(name)s'; expected one of %(choices)s",
+                value=text,
+                name=name,
+                choices=", ".join(choices),
             )
         self._fields[name] = text
         if (
@@ -296,15 +319,19 @@ class CallSession:
         :class:`MissingCapture` or :class:`ReadBackRequired` when the step's
         needs are not met.
         """
-        self._require_live("answer")
+        self._require_live(words("cannot answer: the call ended at %(ended_at)s"))
         step = self._require_current()
         if not step.branches:
-            raise UnknownAnswer(f"step '{step.id}' takes no answers; complete it instead")
+            raise UnknownAnswer(
+                "step '%(step)s' takes no answers; complete it instead", step=step.id
+            )
         choice = str(choice)
         if choice not in step.answers:
             raise UnknownAnswer(
-                f"step '{step.id}' has no answer '{choice}'; "
-                f"expected one of {', '.join(step.answers)}"
+                "step '%(step)s' has no answer '%(answer)s'; expected one of %(answers)s",
+                step=step.id,
+                answer=choice,
+                answers=", ".join(step.answers),
             )
         self._check_can_leave(step)
         branch = step.branch(choice)
@@ -324,11 +351,13 @@ class CallSession:
         when a field the step captures or shows is not captured, and
         :class:`ReadBackRequired` at the read-back step until confirmed.
         """
-        self._require_live("complete a step")
+        self._require_live(words("cannot complete a step: the call ended at %(ended_at)s"))
         step = self._require_current()
         if step.branches:
             raise AnswerRequired(
-                f"step '{step.id}' is completed by choosing an answer: {', '.join(step.answers)}"
+                "step '%(step)s' is completed by choosing an answer: %(answers)s",
+                step=step.id,
+                answers=", ".join(step.answers),
             )
         self._check_can_leave(step)
         self._history.append(StepRecord(step.id, StepStatus.DONE, self._now()))
@@ -342,10 +371,10 @@ class CallSession:
         Raises :class:`StepRequired` for a required step, :class:`CallEnded`
         and :class:`ScriptFinished`.
         """
-        self._require_live("skip a step")
+        self._require_live(words("cannot skip a step: the call ended at %(ended_at)s"))
         step = self._require_current()
         if step.required:
-            raise StepRequired(f"step '{step.id}' is required and cannot be skipped")
+            raise StepRequired("step '%(step)s' is required and cannot be skipped", step=step.id)
         self._history.append(StepRecord(step.id, StepStatus.SKIPPED, self._now()))
         return self._move(step.next)
 
@@ -355,9 +384,11 @@ class CallSession:
         The jump is recorded; required steps jumped over show as missed unless
         done later. Raises :class:`UnknownStep` and :class:`CallEnded`.
         """
-        self._require_live("move to another step")
+        self._require_live(words("cannot move to another step: the call ended at %(ended_at)s"))
         if step_id not in self._script.step_ids:
-            raise UnknownStep(f"script '{self._script.id}' has no step '{step_id}'")
+            raise UnknownStep(
+                "script '%(script)s' has no step '%(step)s'", script=self._script.id, step=step_id
+            )
         self._jumps.append(Jump(self._current, step_id, self._now()))
         self._current = step_id
         return self._script.step(step_id)
@@ -367,7 +398,11 @@ class CallSession:
     def _prompt(self, prompt_id: str) -> Prompt:
         prompt = self._script.prompt(prompt_id)
         if prompt is None:
-            raise PromptMissing(f"script '{self._script.id}' has no '{prompt_id}' prompt")
+            raise PromptMissing(
+                "script '%(script)s' has no '%(prompt)s' prompt",
+                script=self._script.id,
+                prompt=prompt_id,
+            )
         return prompt
 
     def repeat_not_heard(self) -> Prompt:
@@ -375,7 +410,7 @@ class CallSession:
 
         Raises :class:`PromptMissing` and :class:`CallEnded`.
         """
-        self._require_live("ask the caller to repeat")
+        self._require_live(words("cannot ask the caller to repeat: the call ended at %(ended_at)s"))
         prompt = self._prompt("not_heard")
         self._not_heard.append(PromptRecord("not_heard", self._now(), self._current))
         return prompt
@@ -398,7 +433,7 @@ class CallSession:
         Raises :class:`LookupStateError` if one is already running,
         :class:`PromptMissing` and :class:`CallEnded`.
         """
-        self._require_live("start a look-up")
+        self._require_live(words("cannot start a look-up: the call ended at %(ended_at)s"))
         prompt = self._prompt("lookup")
         if self._active_lookup() is not None:
             raise LookupStateError("a look-up is already running; end it first")
@@ -412,7 +447,7 @@ class CallSession:
         Raises :class:`LookupStateError` when no look-up runs and
         :class:`CallEnded`.
         """
-        self._require_live("reassure the caller")
+        self._require_live(words("cannot reassure the caller: the call ended at %(ended_at)s"))
         lookup = self._active_lookup()
         if lookup is None:
             raise LookupStateError("no look-up is running; start one first")
@@ -441,7 +476,11 @@ class CallSession:
         missed since the last prompt. ``now`` defaults to the clock. Raises
         :class:`ClockError` for a naive ``now``.
         """
-        moment = self._now() if now is None else self._aware(now, "now")
+        moment = (
+            self._now()
+            if now is None
+            else self._aware(now, words("now must give a timezone-aware datetime, got %(value)s"))
+        )
         due: list[datetime] = []
         next_at = self.next_reassurance_at
         while next_at is not None and next_at <= moment:
@@ -471,13 +510,14 @@ class CallSession:
         need, address and contact_phone are all captured, and :class:`CallEnded`
         (the caller must be on the line to confirm).
         """
-        self._require_live("confirm the read-back")
+        self._require_live(words("cannot confirm the read-back: the call ended at %(ended_at)s"))
         missing = self.missing_read_back_fields()
         if missing:
             raise ReadBackRequired(
                 missing,
                 False,
-                f"the read-back cannot be confirmed: {', '.join(missing)} not captured yet",
+                "the read-back cannot be confirmed: %(names)s not captured yet",
+                names=", ".join(missing),
             )
         self._read_back_at = self._now()
         self._read_back_values = {name: self._fields[name] for name in READ_BACK_FIELDS}
@@ -494,15 +534,22 @@ class CallSession:
             raise ReadBackRequired(
                 missing,
                 self._read_back_at is not None,
-                f"the case cannot be submitted: {', '.join(missing)} not captured yet",
+                "the case cannot be submitted: %(names)s not captured yet",
+                names=", ".join(missing),
             )
-        if self._read_back_at is None:
-            changed = f" ({self._revocations[-1].field} changed since)" if self._revocations else ""
+        if self._read_back_at is None and self._revocations:
             raise ReadBackRequired(
                 (),
                 False,
                 "the case cannot be submitted: the read-back has not been confirmed"
-                f" by the caller{changed}",
+                " by the caller (%(changed)s changed since)",
+                changed=self._revocations[-1].field,
+            )
+        if self._read_back_at is None:
+            raise ReadBackRequired(
+                (),
+                False,
+                "the case cannot be submitted: the read-back has not been confirmed by the caller",
             )
 
     # -- the end of the call
@@ -515,8 +562,10 @@ class CallSession:
         call already ended and ``ValueError`` for another ``hung_up_by``.
         """
         if hung_up_by not in ("caller", "operator"):
-            raise ValueError(f"hung_up_by must be 'caller' or 'operator', got {hung_up_by!r}")
-        self._require_live("end the call")
+            raise Rejected(
+                "hung_up_by must be 'caller' or 'operator', got %(value)s", value=repr(hung_up_by)
+            )
+        self._require_live(words("cannot end the call: the call ended at %(ended_at)s"))
         now = self._now()
         lookup = self._active_lookup()
         if lookup is not None:

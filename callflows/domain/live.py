@@ -20,6 +20,7 @@ from typing import Any
 
 from callflows.domain.engine import CallSession, Clock
 from callflows.domain.scripts import Script
+from hotline.domain.errors import Rejected
 
 __all__ = [
     "OPERATIONS",
@@ -45,7 +46,7 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-class StateError(ValueError):
+class StateError(Rejected):
     """Stored script state that cannot be rebuilt (unknown script, broken log)."""
 
 
@@ -94,13 +95,17 @@ class LiveScript:
         engine refuses; a refused operation is not logged.
         """
         if op not in OPERATIONS:
-            raise ValueError(f"unknown operation '{op}'; expected one of {', '.join(OPERATIONS)}")
+            raise Rejected(
+                "unknown operation '%(op)s'; expected one of %(known)s",
+                op=op,
+                known=", ".join(OPERATIONS),
+            )
         given = dict(args or {})
         clean: dict[str, str] = {}
         for name in OPERATIONS[op]:
             value = given.get(name)
             if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"operation '{op}' needs '{name}'")
+                raise Rejected("operation '%(op)s' needs '%(name)s'", op=op, name=name)
             clean[name] = value
         # One time for the whole operation, so the replay sees the same times.
         self._clock.pinned = self._clock.live()
@@ -153,7 +158,7 @@ def restore(scripts: Mapping[str, Script], state: Mapping[str, Any], clock: Cloc
     """
     script_id = state.get("script_id")
     if not isinstance(script_id, str) or script_id not in scripts:
-        raise StateError(f"the call's script '{script_id}' is not loaded")
+        raise StateError("the call's script '%(script)s' is not loaded", script=script_id)
     ops = state.get("ops")
     if not isinstance(ops, list) or not ops or ops[0].get("op") != "start":
         raise StateError("the call's script log is empty or does not begin with 'start'")
@@ -166,9 +171,13 @@ def restore(scripts: Mapping[str, Script], state: Mapping[str, Any], clock: Cloc
             args = {name: entry[name] for name in OPERATIONS[entry["op"]]}
             _apply(session, entry["op"], args)
     except (KeyError, TypeError, ValueError) as exc:
-        raise StateError(f"the call's script log cannot be replayed: {exc}") from exc
+        raise StateError(
+            "the call's script log cannot be replayed: %(detail)s", detail=str(exc)
+        ) from exc
     except Exception as exc:  # an engine refusal: the script changed under the call
-        raise StateError(f"the call's script log no longer replays: {exc}") from exc
+        raise StateError(
+            "the call's script log no longer replays: %(detail)s", detail=str(exc)
+        ) from exc
     finally:
         replay.pinned = None
     return LiveScript(session, [dict(entry) for entry in ops], replay)

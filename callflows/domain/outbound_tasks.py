@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from hotline.domain.errors import Rejected, words
 from hotline.domain.lifecycle import Action
 from hotline.domain.taxonomy import FollowUpOutcome
 
@@ -151,11 +152,11 @@ class FollowUpDecision:
     note: str = ""
 
 
-class FollowUpIncomplete(ValueError):
+class FollowUpIncomplete(Rejected):
     """The script's answers do not settle the follow-up yet; ``field`` names what is missing."""
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, field: str, **params: Any) -> None:
+        super().__init__(message, **params)
         self.field = field
 
 
@@ -176,13 +177,13 @@ def follow_up_decision(fields: Mapping[str, str], answers: Mapping[str, str]) ->
     greeting = answers.get("greeting")
     comment = (fields.get("follow_up_comment") or "").strip()
     if dial is None:
-        raise FollowUpIncomplete("the follow-up call was not placed yet", "dial")
+        raise FollowUpIncomplete(words("the follow-up call was not placed yet"), "dial")
     if dial == "no_answer" or fields.get("follow_up_outcome") == FollowUpOutcome.UNREACHABLE:
         return FollowUpDecision(
             Action.FOLLOW_UP_UNREACHABLE, {"note": comment}, AttemptOutcome.NO_ANSWER, comment
         )
     if greeting is None:
-        raise FollowUpIncomplete("the greeting has no answer yet", "greeting")
+        raise FollowUpIncomplete(words("the greeting has no answer yet"), "greeting")
     if greeting == "wrong_person":
         note = comment or "不是本人/不知情"
         return FollowUpDecision(
@@ -195,7 +196,7 @@ def follow_up_decision(fields: Mapping[str, str], answers: Mapping[str, str]) ->
     for aspect in ASPECTS:
         value = fields.get(aspect)
         if value not in RATINGS:
-            raise FollowUpIncomplete(f"'{aspect}' is not rated yet", aspect)
+            raise FollowUpIncomplete(words("'%(aspect)s' is not rated yet"), aspect, aspect=aspect)
         ratings[aspect] = RATINGS[value]
     overall = fields.get("follow_up_outcome")
     if overall in (FollowUpOutcome.SATISFIED, FollowUpOutcome.BASICALLY_SATISFIED):
@@ -204,22 +205,25 @@ def follow_up_decision(fields: Mapping[str, str], answers: Mapping[str, str]) ->
     if overall == FollowUpOutcome.DISSATISFIED:
         if not comment:
             raise FollowUpIncomplete(
-                "write down what the dissatisfied customer said; dispatch works from it",
+                words("write down what the dissatisfied customer said; dispatch works from it"),
                 "follow_up_comment",
             )
         data = {"outcome": str(overall), **ratings, "note": comment}
         return FollowUpDecision(Action.REOPEN, data, AttemptOutcome.REACHED, comment)
-    raise FollowUpIncomplete("the overall outcome is not recorded yet", "follow_up_outcome")
+    raise FollowUpIncomplete(words("the overall outcome is not recorded yet"), "follow_up_outcome")
 
 
 # -- abnormal usage (W14) ----------------------------------------------------
 
 
-class AnomalyError(ValueError):
-    """A row of an anomaly list that cannot be read; ``line`` is 1-based."""
+class AnomalyError(Rejected):
+    """A row of an anomaly list that cannot be read; ``line`` is 1-based.
 
-    def __init__(self, message: str, line: int, field: str) -> None:
-        super().__init__(f"line {line}: {message}")
+    The words begin with the line: ``line %(line)s: …`` (``line`` is filled in).
+    """
+
+    def __init__(self, message: str, line: int, field: str, **params: Any) -> None:
+        super().__init__(message, line=line, **params)
         self.line = line
         self.field = field
 
@@ -238,9 +242,21 @@ def _amount(value: object, line: int, name: str) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise AnomalyError(f"'{name}' must be a number, got {text!r}", line, name) from None
+        raise AnomalyError(
+            words("line %(line)s: '%(name)s' must be a number, got '%(text)s'"),
+            line,
+            name,
+            name=name,
+            text=text,
+        ) from None
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e9"):
-        raise AnomalyError(f"'{name}' must be from 0 to 999999999, got {text}", line, name)
+        raise AnomalyError(
+            words("line %(line)s: '%(name)s' must be from 0 to 999999999, got %(text)s"),
+            line,
+            name,
+            name=name,
+            text=text,
+        )
     return amount.quantize(Decimal("0.01"))
 
 
@@ -249,7 +265,9 @@ def anomaly_of(row: Mapping[str, object], line: int) -> Anomaly:
     account = str(row.get("account") or "").strip()
     if not account or len(account) > 32 or any(ch in account for ch in ":\n\r"):
         raise AnomalyError(
-            "'account' must be an account number of 1 to 32 characters", line, "account"
+            words("line %(line)s: 'account' must be an account number of 1 to 32 characters"),
+            line,
+            "account",
         )
     return Anomaly(
         account,
@@ -269,7 +287,12 @@ def parse_anomalies(text: str) -> list[Anomaly]:
     header = [name.strip() for name in reader.fieldnames or []]
     for name in ("account", "reading", "expected"):
         if name not in header:
-            raise AnomalyError(f"the header must name '{name}' (account,reading,expected)", 1, name)
+            raise AnomalyError(
+                words("line %(line)s: the header must name '%(name)s' (account,reading,expected)"),
+                1,
+                name,
+                name=name,
+            )
     rows: list[Anomaly] = []
     for index, raw in enumerate(reader, start=2):
         row = {str(k).strip(): v for k, v in raw.items() if k is not None}
@@ -277,9 +300,14 @@ def parse_anomalies(text: str) -> list[Anomaly]:
             continue
         rows.append(anomaly_of(row, index))
         if len(rows) > MAX_ANOMALY_ROWS:
-            raise AnomalyError(f"a list holds at most {MAX_ANOMALY_ROWS} rows", index, "file")
+            raise AnomalyError(
+                words("line %(line)s: a list holds at most %(most)s rows"),
+                index,
+                "file",
+                most=MAX_ANOMALY_ROWS,
+            )
     if not rows:
-        raise AnomalyError("the list has no rows", 1, "file")
+        raise AnomalyError(words("line %(line)s: the list has no rows"), 1, "file")
     return rows
 
 

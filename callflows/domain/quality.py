@@ -31,6 +31,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from hotline.domain.errors import Rejected, words
 from hotline.domain.strict_schema import (
     Flag,
     Items,
@@ -52,6 +53,7 @@ __all__ = [
     "QualityItem",
     "QualityStandard",
     "QualityStandardError",
+    "ScoreRefused",
     "TrendRow",
     "call_score",
     "draw_sample",
@@ -392,6 +394,21 @@ def measured_points(item: QualityItem, ring_seconds: float | None, ring_limit: f
     raise ValueError(f"item {item.id!r} is not measured")
 
 
+class ScoreRefused(Rejected):
+    """Points :func:`score_items` refuses; ``item`` names the form item at fault."""
+
+    def __init__(self, message: str, item: str, **params: Any) -> None:
+        super().__init__(message, item=item, **params)
+        self.item = item
+
+
+#: How :func:`score_items` refuses an item's points (``item`` is filled in).
+NOT_ON_FORM = words("%(item)s: not an item scored on the form")
+MISSING = words("%(item)s: missing")
+NOT_WHOLE = words("%(item)s: expected a whole number")
+OUT_OF_RANGE = words("%(item)s: must be between 0 and %(weight)s")
+
+
 def score_items(
     standard: QualityStandard,
     given: Mapping[str, int],
@@ -400,12 +417,13 @@ def score_items(
     ring_limit: float,
 ) -> tuple[list[ItemScore], int]:
     """Every item's points (form items from ``given``, measured ones from the call)
-    and their total. Raises ``ValueError`` naming the item for a missing form
-    item, an unknown or measured one, or points outside 0 to the item's weight."""
+    and their total. Raises :class:`ScoreRefused` (a ``ValueError``) naming the
+    item for a missing form item, an unknown or measured one, or points outside
+    0 to the item's weight."""
     known = {item.id for item in standard.form_items}
     for item_id in given:
         if item_id not in known:
-            raise ValueError(f"{item_id}: not an item scored on the form")
+            raise ScoreRefused(NOT_ON_FORM, item_id)
     scores: list[ItemScore] = []
     for item in standard.items:
         if item.measured:
@@ -413,12 +431,12 @@ def score_items(
             scores.append(ItemScore(item.id, item.rule, item.weight, points, True))
             continue
         if item.id not in given:
-            raise ValueError(f"{item.id}: missing")
+            raise ScoreRefused(MISSING, item.id)
         points = given[item.id]
         if isinstance(points, bool) or not isinstance(points, int):
-            raise ValueError(f"{item.id}: expected a whole number")
+            raise ScoreRefused(NOT_WHOLE, item.id)
         if not 0 <= points <= item.weight:
-            raise ValueError(f"{item.id}: must be between 0 and {item.weight}")
+            raise ScoreRefused(OUT_OF_RANGE, item.id, weight=item.weight)
         scores.append(ItemScore(item.id, item.rule, item.weight, points))
     return scores, sum(s.points for s in scores)
 

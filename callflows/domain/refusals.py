@@ -6,6 +6,8 @@ refusals as one. Pure Python.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AnswerRequired",
     "CallEnded",
@@ -25,7 +27,16 @@ __all__ = [
 
 
 class CallFlowError(Exception):
-    """Base class of every refusal the engine makes."""
+    """Base class of every refusal the engine makes.
+
+    The words are a template and its values (``template``, ``params``), so the
+    place that shows them can say them in the reader's language; ``str()`` is
+    the English text.
+    """
+
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        self.template, self.params = message, params
+        super().__init__(message % params if params else message)
 
 
 class ClockError(CallFlowError):
@@ -59,10 +70,10 @@ class StepRequired(CallFlowError):
 class MissingCapture(CallFlowError):
     """A step cannot be completed before the fields it needs are captured."""
 
-    def __init__(self, step_id: str, fields: tuple[str, ...], message: str) -> None:
+    def __init__(self, step_id: str, fields: tuple[str, ...], message: str, **params: Any) -> None:
         self.step_id = step_id
         self.fields = fields
-        super().__init__(message)
+        super().__init__(message, **params)
 
 
 class AnswerRequired(CallFlowError):
@@ -88,7 +99,9 @@ class ReadBackRequired(CallFlowError):
     the read-back has been confirmed (it cannot be while anything is missing).
     """
 
-    def __init__(self, missing: tuple[str, ...], confirmed: bool, message: str) -> None:
+    def __init__(
+        self, missing: tuple[str, ...], confirmed: bool, message: str, **params: Any
+    ) -> None:
         self.missing = missing
         self.confirmed = confirmed
-        super().__init__(message)
+        super().__init__(message, **params)

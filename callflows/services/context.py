@@ -72,8 +72,10 @@ class TelephonyFailed(ServiceError):
 
     status = 502
 
-    def __init__(self, message: str, *, uncertain: bool, field: str | None = None) -> None:
-        super().__init__(message, field)
+    def __init__(
+        self, message: str, *, uncertain: bool, field: str | None = None, **params: Any
+    ) -> None:
+        super().__init__(message, field, **params)
         self.uncertain = uncertain
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,8 +85,10 @@ class TelephonyFailed(ServiceError):
 class ReadBackMissing(Invalid):
     """P4: the case needs problem, need, address and contact, read back and confirmed."""
 
-    def __init__(self, message: str, missing: Sequence[str], confirmed: bool) -> None:
-        super().__init__(message, "read_back", "P4")
+    def __init__(
+        self, message: str, missing: Sequence[str], confirmed: bool, **params: Any
+    ) -> None:
+        super().__init__(message, "read_back", "P4", **params)
         self.missing = tuple(missing)
         self.confirmed = confirmed
 
@@ -98,7 +102,7 @@ class ReadBackMissing(Invalid):
 def require_taker(actor: Actor) -> None:
     """Raise :class:`Forbidden` unless ``actor``'s role takes calls."""
     if actor.role not in CALL_TAKERS:
-        raise Forbidden(f"role '{actor.role}' does not take calls")
+        raise Forbidden("role '%(role)s' does not take calls", role=actor.role)
 
 
 def get_call(session: Session, call_id: Any, *, lock: bool = False) -> Call:
@@ -109,11 +113,11 @@ def get_call(session: Session, call_id: Any, *, lock: bool = False) -> Call:
     and read afresh, never taken from what the session loaded before.
     """
     if not isinstance(call_id, int):
-        raise NotFound(f"no call {call_id!r}", "call")
+        raise NotFound("no call %(call_id)s", "call", call_id=repr(call_id))
     query = select(Call).where(Call.id == call_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     call = session.scalar(query)
     if call is None:
-        raise NotFound(f"no call {call_id!r}", "call")
+        raise NotFound("no call %(call_id)s", "call", call_id=call_id)
     return call

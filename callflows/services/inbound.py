@@ -133,7 +133,9 @@ def start_counter_visit(
     if caller_number.strip():
         number = read_number(svc, caller_number)
         if number is None:
-            raise Invalid(f"'{caller_number}' is not a phone number", "caller_number")
+            raise Invalid(
+                "'%(number)s' is not a phone number", "caller_number", number=caller_number
+            )
     now = svc.now()
     with svc.sessions() as session, session.begin():
         call = Call(
@@ -205,9 +207,10 @@ def answer(svc: Services, flows: CallFlows, actor: Actor, call_id: int) -> None:
         except TelephonyError as exc:
             _release_answer(svc, call_id, actor)
             raise TelephonyFailed(
-                f"the caller could not be connected: {exc}",
+                "the caller could not be connected: %(reason)s",
                 uncertain=isinstance(exc, TelephonyUncertain),
                 field="call",
+                reason=str(exc),
             ) from None
     flows.publish("call_taken", {"call_id": call_id, "by": actor.id})
 
@@ -240,7 +243,7 @@ def requeue(svc: Services, flows: CallFlows, sid: str) -> bool:
     with svc.sessions() as session, session.begin():
         call = session.scalar(select(Call).where(Call.provider_call_sid == sid).with_for_update())
         if call is None:
-            raise NotFound(f"no call '{sid}'", "CallSid")
+            raise NotFound("no call '%(sid)s'", "CallSid", sid=sid)
         if call.answered_by_id is None or call.ended_at is not None or call.contact_id is not None:
             return False
         call.answered_by_id = None
@@ -343,7 +346,7 @@ def end_call(
                 select(Call).where(Call.provider_call_sid == (sid or "")).with_for_update()
             )
             if call is None:
-                raise NotFound(f"no call '{sid}'", "CallSid")
+                raise NotFound("no call '%(sid)s'", "CallSid", sid=sid)
         if actor is not None and call.answered_by_id != actor.id:
             raise Forbidden("only the operator who answered this call can end it")
         events = finish(

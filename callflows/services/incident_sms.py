@@ -80,7 +80,7 @@ def _claim(
     with svc.sessions() as session, session.begin():
         update = session.get(IncidentUpdate, update_id) if isinstance(update_id, int) else None
         if update is None:
-            raise NotFound(f"no incident update {update_id!r}", "update")
+            raise NotFound("no incident update %(update)s", "update", update=repr(update_id))
         number = session.scalar(select(Case.number).where(Case.id == update.case_id))
         incident = lock_case(session, number or "")  # one claim at a time per incident
         done = set(
@@ -129,7 +129,7 @@ def send_update_sms(svc: Services, flows: CallFlows, actor: Actor, update_id: in
     attempt (``refused`` or ``uncertain``) and listed in the report.
     """
     if actor.role not in UPDATE_ROLES:
-        raise Forbidden(f"role '{actor.role}' may not text incident updates")
+        raise Forbidden("role '%(role)s' may not text incident updates", role=actor.role)
     try:
         claimed, report = _claim(svc, flows, actor, update_id)
     except IntegrityError:

@@ -185,13 +185,13 @@ def announce_published(svc: Services) -> int:
 def _locked_outage(session: Session, outage_id: int) -> Outage:
     outage = session.get(Outage, outage_id, with_for_update=True)
     if outage is None or outage.cancelled_at is not None:
-        raise NotFound(f"no outage notice {outage_id}", "outage")
+        raise NotFound("no outage notice %(outage_id)s", "outage", outage_id=outage_id)
     return outage
 
 
 def _check_role(actor: Actor) -> None:
     if actor.role not in NOTICE_ROLES:
-        raise Forbidden(f"role '{actor.role}' may not change an outage notice")
+        raise Forbidden("role '%(role)s' may not change an outage notice", role=actor.role)
 
 
 def change_restore_time(svc: Services, actor: Actor, outage_id: int, ends_at: datetime) -> int:

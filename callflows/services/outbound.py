@@ -36,6 +36,7 @@ from callflows.services.context import CallFlows, TelephonyFailed, get_call, req
 from callflows.services.numbers import is_mobile
 from callflows.services.submission import promised_text
 from callflows.telephony import OutboundCall, OutboundSms, TelephonyError, TelephonyUncertain
+from hotline.domain.errors import wording
 from hotline.domain.taxonomy import Disposition
 from hotline.models import Case, Contact
 from hotline.services import Actor, Conflict, Forbidden, Invalid, Services
@@ -92,7 +93,8 @@ def _send(
             attempt.status = AttemptStatus.UNCERTAIN if uncertain else AttemptStatus.REFUSED
             attempt.error = str(exc)[:2000]
             attempt.updated_at = svc.now()
-        raise TelephonyFailed(str(exc), uncertain=uncertain) from None
+        template, params = wording(exc)
+        raise TelephonyFailed(template, uncertain=uncertain, **params) from None
     with svc.sessions() as session, session.begin():
         attempt = session.get(OutboundAttempt, attempt_id)
         assert attempt is not None

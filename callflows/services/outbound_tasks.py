@@ -64,6 +64,7 @@ from callflows.services.task_making import (
     new_task,
 )
 from callflows.telephony import OutboundCall
+from hotline.domain.errors import words
 from hotline.domain.lifecycle import Action
 from hotline.domain.taxonomy import Role
 from hotline.models import Case, Customer, CustomerPhone
@@ -164,7 +165,7 @@ def get_task(session: Session, task_id: int, *, lock: bool = False) -> OutboundT
         query = query.with_for_update()
     task = session.scalar(query)
     if task is None:
-        raise NotFound(f"no outbound task {task_id}", "task")
+        raise NotFound("no outbound task %(task_id)s", "task", task_id=task_id)
     return task
 
 
@@ -220,10 +221,23 @@ def take_next(svc: Services, actor: Actor) -> int | None:
     return None
 
 
+#: How a task that left the queue is refused, by its state.
+_NO_LONGER_QUEUED = {
+    TaskState.DONE.value: words("task %(task_id)s is done; it is no longer in the queue"),
+    TaskState.CANCELLED.value: words("task %(task_id)s is cancelled; it is no longer in the queue"),
+}
+_NO_LONGER_QUEUED_AS_IT_IS = words("task %(task_id)s is %(state)s; it is no longer in the queue")
+
+
 def _owned(session: Session, actor: Actor, task_id: int) -> OutboundTask:
     task = get_task(session, task_id, lock=True)
     if task.state not in {s.value for s in ACTIVE_STATES}:
-        raise Conflict(f"task {task_id} is {task.state}; it is no longer in the queue", "task")
+        raise Conflict(
+            _NO_LONGER_QUEUED.get(task.state, _NO_LONGER_QUEUED_AS_IT_IS),
+            "task",
+            task_id=task_id,
+            state=task.state,
+        )
     if task.owner_id != actor.id:
         raise Forbidden("only the operator who took this task can work it; take it first")
     return task
@@ -268,10 +282,12 @@ def script_of(
         try:
             return live.restore(flows.scripts, task.script_state, svc.now)
         except live.StateError as exc:
-            raise Conflict(str(exc), "script") from None
+            raise Conflict.from_error(exc, "script") from None
     script = flows.scripts.get(task.script_id)
     if script is None:
-        raise Conflict(f"the call script '{task.script_id}' is not loaded", "script")
+        raise Conflict(
+            "the call script '%(script_id)s' is not loaded", "script", script_id=task.script_id
+        )
     return live.start(script, svc.now, known=_known(session, task, svc))
 
 
@@ -290,7 +306,7 @@ def script_op(
         try:
             script.apply(op, dict(args))
         except ValueError as exc:
-            raise Invalid(str(exc), "op") from None
+            raise Invalid.from_error(exc, "op") from None
         except CallFlowError as exc:
             raise engine_refusal(exc) from None
         task.script_state = script.to_state()
@@ -434,7 +450,7 @@ def finish_follow_up(svc: Services, flows: CallFlows, actor: Actor, task_id: int
         try:
             decision = follow_up_decision(script.session.fields, script.session.answers)
         except FollowUpIncomplete as exc:
-            raise Invalid(str(exc), exc.field, "P7") from None
+            raise Invalid.from_error(exc, exc.field, "P7") from None
         case = session.get(Case, task.case_id)
         assert case is not None
         if decision.action is not None:
@@ -475,7 +491,9 @@ def decide_unreachable(
         _lock_case_first(session, task_id)
         task = get_task(session, task_id, lock=True)
         if task.state != TaskState.NEEDS_DECISION.value:
-            raise Conflict(f"task {task_id} is not waiting for a decision", "task")
+            raise Conflict(
+                "task %(task_id)s is not waiting for a decision", "task", task_id=task_id
+            )
         if close:
             if not reason.strip():
                 raise Invalid("say why the case closes without a follow-up", "reason", "P7")
@@ -563,7 +581,7 @@ def import_anomalies(svc: Services, actor: Actor, anomalies: str | Iterable[Anom
     try:
         rows = parse_anomalies(anomalies) if isinstance(anomalies, str) else list(anomalies)
     except AnomalyError as exc:
-        raise Invalid(str(exc), exc.field, "W14") from None
+        raise Invalid.from_error(exc, exc.field, "W14") from None
     now = svc.now()
     created = 0
     with svc.sessions() as session, session.begin():
@@ -573,9 +591,11 @@ def import_anomalies(svc: Services, actor: Actor, anomalies: str | Iterable[Anom
             )
             if customer is None:
                 raise Invalid(
-                    f"line {line}: no customer with account '{row.account_number}'",
+                    "line %(line)s: no customer with account '%(account)s'",
                     "account",
                     "W14",
+                    line=line,
+                    account=row.account_number,
                 )
             task = new_task(
                 TaskKind.ABNORMAL_USAGE,

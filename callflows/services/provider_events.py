@@ -234,13 +234,13 @@ def record_recording(svc: Services, *, sid: str, recording_sid: str, recording_u
         ("RecordingUrl", recording_url),
     ):
         if not value or not value.strip():
-            raise Invalid(f"'{name}' is required", name)
+            raise Invalid("'%(name)s' is required", name, name=name)
     if not recording_url.startswith("https://") or len(recording_url) > 500:
         raise Invalid("'RecordingUrl' must be an https link", "RecordingUrl")
     with svc.sessions() as session, session.begin():
         call = session.scalar(select(Call).where(Call.provider_call_sid == sid).with_for_update())
         if call is None:
-            raise NotFound(f"no call '{sid}'", "CallSid")
+            raise NotFound("no call '%(sid)s'", "CallSid", sid=sid)
         if call.recording_sid == recording_sid and call.recording_url == recording_url:
             return False
         call.recording_sid = recording_sid
@@ -291,7 +291,9 @@ def attach_transcript(
     for index, turn in enumerate(turns):
         speaker, text = turn.get("speaker"), turn.get("text")
         if speaker not in ("staff", "caller") or not isinstance(text, str):
-            raise Invalid(f"turn {index + 1} needs a speaker (staff or caller) and text", "turns")
+            raise Invalid(
+                "turn %(turn)s needs a speaker (staff or caller) and text", "turns", turn=index + 1
+            )
         cleaned.append({"speaker": speaker, "text": text})
     now = svc.now()
     with svc.sessions() as session, session.begin():

@@ -28,7 +28,7 @@ from callflows.domain import quality as rules
 from callflows.domain.scripts import Script, StepKind
 from callflows.models import Call, ComplianceFlag, QualityCheck
 from callflows.services.flags import flag_text
-from hotline.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from hotline.domain.errors import Conflict, Forbidden, Invalid, NotFound, words
 from hotline.domain.taxonomy import Role
 from hotline.models import Staff
 from hotline.services import Actor, Services
@@ -257,7 +257,9 @@ def operator_history(session: Session, operator_id: int, zone: ZoneInfo) -> Hist
     """Every check of one operator's calls, and the weekly mean of the current ones."""
     operator = session.get(Staff, operator_id)
     if operator is None:
-        raise NotFound(f"no staff member with id {operator_id}", "operator")
+        raise NotFound(
+            "no staff member with id %(operator_id)s", "operator", operator_id=operator_id
+        )
     found = session.scalars(
         select(QualityCheck)
         .where(QualityCheck.operator_id == operator_id)
@@ -275,6 +277,15 @@ def operator_history(session: Session, operator_id: int, zone: ZoneInfo) -> Hist
         for starts, values in sorted(weeks.items(), reverse=True)
     ]
     return History(operator, views, rows)
+
+
+#: An item's points refused by the scoring rules, as the form says it.
+_ITEM_REFUSALS = {
+    rules.NOT_ON_FORM: words("'%(item)s' not an item scored on the form"),
+    rules.MISSING: words("'%(item)s' missing"),
+    rules.NOT_WHOLE: words("'%(item)s' expected a whole number"),
+    rules.OUT_OF_RANGE: words("'%(item)s' must be between 0 and %(weight)s"),
+}
 
 
 def record_check(
@@ -302,9 +313,9 @@ def record_check(
     comment = comment.strip()
     reason = reason.strip()
     if len(comment) > MAX_COMMENT:
-        raise Invalid(f"'comment' is longer than {MAX_COMMENT} characters", "comment")
+        raise Invalid("'comment' is longer than %(most)s characters", "comment", most=MAX_COMMENT)
     if len(reason) > MAX_REASON:
-        raise Invalid(f"'reason' is longer than {MAX_REASON} characters", "reason")
+        raise Invalid("'reason' is longer than %(most)s characters", "reason", most=MAX_REASON)
     if supersedes_id is not None and not reason:
         raise Invalid("'reason': say why the earlier check is superseded", "reason")
     if supersedes_id is None and reason:
@@ -313,7 +324,7 @@ def record_check(
     with svc.sessions() as session, session.begin():
         call = session.scalar(select(Call).where(Call.id == call_id).with_for_update())
         if call is None:
-            raise NotFound(f"no call {call_id}", "call")
+            raise NotFound("no call %(call_id)s", "call", call_id=call_id)
         if call.answered_by_id is None or call.ended_at is None:
             raise Conflict("only an answered call that has ended can be checked", "call")
         try:
@@ -323,20 +334,21 @@ def record_check(
                 ring_seconds=call.ring_to_answer_seconds,
                 ring_limit=ring_limit,
             )
-        except ValueError as exc:
-            field = str(exc).split(":", 1)[0]
-            raise Invalid(f"'{field}' {str(exc).split(':', 1)[1].strip()}", field) from None
+        except rules.ScoreRefused as exc:
+            raise Invalid(_ITEM_REFUSALS[exc.template], exc.item, **exc.params) from None
         current = current_check_ids(session, [call_id]).get(call_id)
         if supersedes_id is None and current is not None:
             raise Conflict(
-                f"this call is already checked (check {current.id}); "
+                "this call is already checked (check %(check_id)s); "
                 "a new check must supersede it with a reason",
                 "supersedes_id",
+                check_id=current.id,
             )
         if supersedes_id is not None and (current is None or current.id != supersedes_id):
             raise Conflict(
-                f"check {supersedes_id} is not this call's current check",
+                "check %(supersedes_id)s is not this call's current check",
                 "supersedes_id",
+                supersedes_id=supersedes_id,
             )
         check = QualityCheck(
             call_id=call_id,

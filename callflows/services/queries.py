@@ -93,7 +93,7 @@ def find_call(session: Session, call_id: int) -> Call:
     """The call ``call_id`` (from the session if already loaded); :class:`NotFound` if none."""
     call = session.get(Call, call_id)
     if call is None:
-        raise NotFound(f"no call {call_id}", "call")
+        raise NotFound("no call %(call_id)s", "call", call_id=call_id)
     return call
 
 
@@ -101,7 +101,7 @@ def simulated_call(session: Session, call_id: int) -> Call:
     """The simulator's call ``call_id``; :class:`NotFound` if none or not simulated."""
     call = session.get(Call, call_id)
     if call is None or call.provider != Provider.SIMULATOR:
-        raise NotFound(f"no simulated call {call_id}", "call")
+        raise NotFound("no simulated call %(call_id)s", "call", call_id=call_id)
     return call
 
 

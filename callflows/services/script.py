@@ -30,6 +30,7 @@ from callflows.services.context import (
     require_taker,
 )
 from callflows.services.numbers import national, read_number
+from hotline.domain.errors import wording
 from hotline.models import Customer
 from hotline.services import (
     Actor,
@@ -55,14 +56,16 @@ def load_script(flows: CallFlows, call: Call, clock: Callable[[], datetime]) -> 
     try:
         return live.restore(flows.scripts, call.script_state, clock)
     except live.StateError as exc:
-        raise Conflict(str(exc), "call") from None
+        raise Conflict.from_error(exc, "call") from None
 
 
 def start_script(flows: CallFlows, call: Call, now: Callable[[], datetime]) -> live.LiveScript:
     """A new session of the inbound script for ``call``, its number already captured."""
     script = flows.scripts.get(flows.inbound_script)
     if script is None:
-        raise Conflict(f"the call script '{flows.inbound_script}' is not loaded", "script")
+        raise Conflict(
+            "the call script '%(script)s' is not loaded", "script", script=flows.inbound_script
+        )
     known = {}
     if call.from_number and "contact_phone" in script.fields:
         known["contact_phone"] = national(call.from_number)
@@ -72,14 +75,15 @@ def start_script(flows: CallFlows, call: Call, now: Callable[[], datetime]) -> l
 def engine_refusal(exc: CallFlowError) -> ServiceError:
     """The engine's refusal as a service error naming the field or rule."""
     if isinstance(exc, ReadBackRequired):
-        return ReadBackMissing(str(exc), exc.missing, exc.confirmed)
+        template, params = wording(exc)
+        return ReadBackMissing(template, exc.missing, exc.confirmed, **params)
     if isinstance(exc, MissingCapture):
-        return Invalid(str(exc), exc.fields[0] if exc.fields else "step")
+        return Invalid.from_error(exc, exc.fields[0] if exc.fields else "step")
     if isinstance(exc, CallEnded):
-        return Conflict(str(exc), "call")
+        return Conflict.from_error(exc, "call")
     if isinstance(exc, UnknownField | InvalidFieldValue):
-        return Invalid(str(exc), "field")
-    return Invalid(str(exc), "op")
+        return Invalid.from_error(exc, "field")
+    return Invalid.from_error(exc, "op")
 
 
 def apply_script(
@@ -103,7 +107,7 @@ def apply_script(
     if op == "capture" and args.get("field") == "contact_phone":
         value = str(args.get("value") or "")
         if value.strip() and read_number(svc, value) is None:
-            raise Invalid(f"'{value}' is not a phone number", "contact_phone", "P4")
+            raise Invalid("'%(number)s' is not a phone number", "contact_phone", "P4", number=value)
     with svc.sessions() as session, session.begin():
         call = get_call(session, call_id, lock=True)
         if call.answered_by_id != actor.id:
@@ -114,7 +118,7 @@ def apply_script(
         try:
             script.apply(op, args)
         except ValueError as exc:
-            raise Invalid(str(exc), "op") from None
+            raise Invalid.from_error(exc, "op") from None
         except CallFlowError as exc:
             raise engine_refusal(exc) from None
         call.script_state = script.to_state()
@@ -137,6 +141,10 @@ def choose_customer(svc: Services, actor: Actor, call_id: int, account_number: s
             select(Customer).where(Customer.account_number == (account_number or "").strip())
         )
         if customer is None:
-            raise NotFound(f"no customer with account '{account_number}'", "customer_account")
+            raise NotFound(
+                "no customer with account '%(account)s'",
+                "customer_account",
+                account=account_number,
+            )
         call.customer_id = customer.id
         call.updated_at = svc.now()

@@ -28,6 +28,7 @@ from callflows.services.flags import check_staff_text
 from callflows.services.inbound import finish
 from callflows.services.script import load_script
 from hotline import services
+from hotline.domain.errors import Rejected, wording
 from hotline.domain.taxonomy import Category, Channel, Priority, TriageOutcome
 from hotline.models import Case, Contact, Customer
 from hotline.services import (
@@ -134,14 +135,15 @@ def submit(
             try:
                 script.session.require_ready_to_submit()
             except ReadBackRequired as exc:
-                raise ReadBackMissing(str(exc), exc.missing, exc.confirmed) from None
+                template, params = wording(exc)
+                raise ReadBackMissing(template, exc.missing, exc.confirmed, **params) from None
             confirmed = True
         try:
             command = _command(
                 session, call, script.session.fields, form, read_back_confirmed=confirmed
             )
         except ValueError as exc:
-            raise Invalid(str(exc), "field") from None
+            raise Invalid.from_error(exc, "field") from None
         _refuse_if_recorded(session, call)
         now = svc.now()
         result = services.intake(in_unit(svc, session), actor, command)
@@ -198,7 +200,7 @@ def _refuse_if_recorded(session: Session, call: Call) -> None:
         return
     if call.case_id is not None:
         number = session.scalar(select(Case.number).where(Case.id == call.case_id))
-        raise Conflict(f"this call was already recorded as case {number}", "call")
+        raise Conflict("this call was already recorded as case %(number)s", "call", number=number)
     raise Conflict("this call was already recorded", "call")
 
 
@@ -212,9 +214,14 @@ def _command(
 ) -> IntakeCommand:
     def choice(enum_cls: type, name: str, given: Any) -> Any:
         raw = fields.get(name)
-        if raw:
+        if not raw:
+            return given
+        try:
             return enum_cls(raw)
-        return given
+        except ValueError:
+            raise Rejected(
+                "'%(value)s' is not a valid %(kind)s", value=raw, kind=enum_cls.__qualname__
+            ) from None
 
     account = form.customer_account.strip()
     if not account and call.customer_id is not None:

@@ -22,6 +22,7 @@ from hotline.services import ServiceError
 from hotline.web.api_base import InputSchema, Moment
 from hotline.web.auth import roles_required
 from hotline.web.pages import actor
+from hotline.web.refusals import refusal_text
 from hotline.web.schemas import load_form
 from hotline.web.session import wiring
 
@@ -42,7 +43,7 @@ def _flows() -> CallFlows:
 
 
 def _refused(exc: ServiceError) -> Any:
-    return render_template("error.html", code=exc.status, message=exc.message), exc.status
+    return render_template("error.html", code=exc.status, message=refusal_text(exc)), exc.status
 
 
 @bp.route("/outages/<id:outage_id>/restore-time", methods=["POST"])

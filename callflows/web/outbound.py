@@ -553,6 +553,6 @@ class Anomalies(MethodView):
         try:
             anomalies = [anomaly_of(row, line) for line, row in enumerate(body["rows"], start=2)]
         except AnomalyError as exc:
-            raise Invalid(str(exc), exc.field, "W14") from None
+            raise Invalid.from_error(exc, exc.field, "W14") from None
         created = tasks.import_anomalies(wiring(), request_actor(), anomalies)
         return {"created": created, "rows": len(anomalies)}

@@ -56,7 +56,7 @@ def place_call(svc: Services, flows: CallFlows, from_number: str) -> int:
     if not text:
         raise Invalid("give the number the call comes from", "from")
     if calls.read_number(svc, text) is None:
-        raise Invalid(f"'{text}' is not a phone number", "from")
+        raise Invalid("'%(number)s' is not a phone number", "from", number=text)
     call_id, _created = calls.ring(
         svc,
         flows,

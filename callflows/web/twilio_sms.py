@@ -42,7 +42,7 @@ def reply_to_text(from_raw: str, body: str) -> str | None:
     if not sender or len(sender) > 40:
         raise Invalid("'From' must be the sender's number (at most 40 characters)", "From")
     if len(body or "") > BODY_MAX:
-        raise Invalid(f"'Body' is longer than {BODY_MAX} characters", "Body")
+        raise Invalid("'Body' is longer than %(limit)d characters", "Body", limit=BODY_MAX)
     guard = throttle()
     checks = [(TEXTS_PER_NUMBER, "sms-status-number", sender)]
     if guard.wait(checks):

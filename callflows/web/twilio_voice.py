@@ -106,9 +106,9 @@ def _say(response: VoiceResponse | Dial, text: str, config: TwilioConfig) -> Non
 def _param(name: str, *, required: bool = True, limit: int = 64) -> str:
     value = (request.form.get(name) or "").strip()
     if required and not value:
-        raise Invalid(f"'{name}' is required", name)
+        raise Invalid("'%(name)s' is required", name, name=name)
     if len(value) > limit:
-        raise Invalid(f"'{name}' is too long", name)
+        raise Invalid("'%(name)s' is too long", name, name=name)
     return value
 
 

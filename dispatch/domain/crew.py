@@ -100,7 +100,7 @@ def check_field_category(category: Category | str | None) -> Category:
         chosen = None
     if chosen not in FIELD_CATEGORIES:
         names = ", ".join(FIELD_CATEGORIES)
-        raise Invalid(f"a field report is one of: {names}", "category", "F8")
+        raise Invalid("a field report is one of: %(names)s", "category", "F8", names=names)
     return chosen
 
 
@@ -149,18 +149,28 @@ def check_photos(photos: Sequence[PhotoUpload], already: int = 0) -> list[str]:
     one that is not a JPEG, PNG or WebP image. The message names the file.
     """
     if already + len(photos) > MAX_PHOTOS_PER_CASE:
-        raise Invalid(f"at most {MAX_PHOTOS_PER_CASE} photos per case", "photos", "F8")
+        raise Invalid(
+            "at most %(max_photos)d photos per case", "photos", "F8", max_photos=MAX_PHOTOS_PER_CASE
+        )
     types = []
     for photo in photos:
         name = photo.filename or "photo"
         if not photo.content:
-            raise Invalid(f"'{name}' is empty", "photos", "F8")
+            raise Invalid("'%(filename)s' is empty", "photos", "F8", filename=name)
         if len(photo.content) > MAX_PHOTO_BYTES:
             limit = MAX_PHOTO_BYTES // (1024 * 1024)
-            raise Invalid(f"'{name}' is larger than {limit} MB", "photos", "F8")
+            raise Invalid(
+                "'%(filename)s' is larger than %(limit)d MB",
+                "photos",
+                "F8",
+                filename=name,
+                limit=limit,
+            )
         kind = sniff_photo_type(photo.content[:16])
         if kind is None:
-            raise Invalid(f"'{name}' is not a JPEG, PNG or WebP image", "photos", "F8")
+            raise Invalid(
+                "'%(filename)s' is not a JPEG, PNG or WebP image", "photos", "F8", filename=name
+            )
         types.append(kind)
     return types
 

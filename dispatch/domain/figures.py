@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from hotline.domain.errors import Rejected
 from hotline.domain.taxonomy import Disposition, FollowUpOutcome, Stage
 
 #: The longest period one request covers (a year, a leap year included).
@@ -135,12 +136,12 @@ class FigureTable:
 # -- the period ----------------------------------------------------------------------
 
 
-class PeriodError(ValueError):
+class PeriodError(Rejected):
     """A period that cannot be used; ``field`` names the parameter at fault."""
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, field: str, **params: object) -> None:
+        super().__init__(message, **params)
+        self.message = str(self)
         self.field = field
 
 
@@ -152,13 +153,20 @@ def _day(text: str | None, name: str) -> date | None:
     if not text:
         return None
     if not _DAY.match(text):
-        raise PeriodError(f"'{name}' must be a day written YYYY-MM-DD, not {text[:20]!r}", name)
+        raise PeriodError(
+            "'%(name)s' must be a day written YYYY-MM-DD, not %(text)s",
+            name,
+            name=name,
+            text=repr(text[:20]),
+        )
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise PeriodError(f"'{name}' is not a day of the calendar: {text!r}", name) from None
+        raise PeriodError(
+            "'%(name)s' is not a day of the calendar: %(text)s", name, name=name, text=repr(text)
+        ) from None
     if not 2000 <= day.year <= 2099:
-        raise PeriodError(f"'{name}' must fall in the years 2000 to 2099", name)
+        raise PeriodError("'%(name)s' must fall in the years 2000 to 2099", name, name=name)
     return day
 
 
@@ -175,7 +183,7 @@ def parse_period(start: str | None, end: str | None, today: date) -> tuple[date,
     if end_day < start_day:
         raise PeriodError("'to' must not be before 'from'", "to")
     if (end_day - start_day).days + 1 > MAX_PERIOD_DAYS:
-        raise PeriodError(f"a period covers at most {MAX_PERIOD_DAYS} days", "to")
+        raise PeriodError("a period covers at most %(days)d days", "to", days=MAX_PERIOD_DAYS)
     return start_day, end_day
 
 
@@ -185,7 +193,7 @@ def parse_grouping(text: str | None) -> Grouping:
         return Grouping((text or "day").strip() or "day")
     except ValueError:
         choices = ", ".join(g.value for g in Grouping)
-        raise PeriodError(f"'by' must be one of {choices}", "by") from None
+        raise PeriodError("'by' must be one of %(choices)s", "by", choices=choices) from None
 
 
 # -- buckets ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hotline.domain.errors import Conflict, Forbidden, Invalid
+from hotline.domain.errors import Conflict, Forbidden, Invalid, words
 from hotline.domain.lifecycle import State
 from hotline.domain.taxonomy import Role
 
@@ -34,6 +34,17 @@ MAX_DUE_MINUTES = 7 * 24 * 60
 MAX_TEXT = 2000
 #: Cases an order can no longer be about.
 FINISHED_STATES = frozenset({State.CLOSED, State.MERGED})
+#: The words of an instruction or answer refused: missing (G7), and too long.
+_TEXT_REFUSALS = {
+    "instruction": (
+        words("G7: what the addressee must do is required"),
+        words("'instruction' is longer than %(max_chars)d characters"),
+    ),
+    "answer": (
+        words("G7: the answer is required"),
+        words("'answer' is longer than %(max_chars)d characters"),
+    ),
+}
 
 
 class OrderKind(StrEnum):
@@ -52,12 +63,13 @@ class OrderStatus(StrEnum):
     ANSWERED = "answered"
 
 
-def _text(value: str | None, field: str, what: str) -> str:
+def _text(value: str | None, field: str) -> str:
+    missing, too_long = _TEXT_REFUSALS[field]
     text = (value or "").strip()
     if not text:
-        raise Invalid(f"{RULE}: {what} is required", field, RULE)
+        raise Invalid(missing, field, RULE)
     if len(text) > MAX_TEXT:
-        raise Invalid(f"'{field}' is longer than {MAX_TEXT} characters", field, RULE)
+        raise Invalid(too_long, field, RULE, max_chars=MAX_TEXT)
     return text
 
 
@@ -92,14 +104,16 @@ def check_issue(request: IssueRequest, now: datetime) -> IssueDecision:
     """
     if request.role not in ISSUER_ROLES:
         raise Forbidden(
-            f"role '{request.role}' may not issue supervision orders; "
-            "supervisors and dispatchers do",
+            "role '%(role)s' may not issue supervision orders; supervisors and dispatchers do",
             None,
             RULE,
+            role=request.role,
         )
     if request.case_state in FINISHED_STATES:
         raise Conflict(
-            f"the case is '{request.case_state}': a supervision order needs an open case", "case"
+            "the case is '%(state)s': a supervision order needs an open case",
+            "case",
+            state=request.case_state,
         )
     if (request.to_department_id is None) == (request.to_staff_id is None):
         raise Invalid(
@@ -112,11 +126,13 @@ def check_issue(request: IssueRequest, now: datetime) -> IssueDecision:
         raise Invalid("'due_in_minutes' must be a whole number of minutes", "due_in_minutes")
     if not MIN_DUE_MINUTES <= minutes <= MAX_DUE_MINUTES:
         raise Invalid(
-            f"'due_in_minutes' must lie between {MIN_DUE_MINUTES} and {MAX_DUE_MINUTES}",
+            "'due_in_minutes' must lie between %(min_minutes)d and %(max_minutes)d",
             "due_in_minutes",
             RULE,
+            min_minutes=MIN_DUE_MINUTES,
+            max_minutes=MAX_DUE_MINUTES,
         )
-    instruction = _text(request.instruction, "instruction", "what the addressee must do")
+    instruction = _text(request.instruction, "instruction")
     return IssueDecision(instruction, now + timedelta(minutes=minutes))
 
 
@@ -146,10 +162,10 @@ def check_answer(
     in words (:class:`Invalid` naming ``answer``).
     """
     if not is_addressee(order, actor_id, actor_department_id):
-        raise Forbidden(f"{RULE}: only the addressee of this order answers it", "order_id", RULE)
+        raise Forbidden("G7: only the addressee of this order answers it", "order_id", RULE)
     if order.answered_at is not None:
         raise Conflict("this order has already been answered", "order_id")
-    return _text(answer, "answer", "the answer")
+    return _text(answer, "answer")
 
 
 def status(order: OrderFacts, now: datetime) -> OrderStatus:

@@ -186,7 +186,7 @@ def case_photos(session: Session, actor: Actor, number: str) -> list[CasePhoto]:
     """The photos of case ``number``, oldest first, if ``actor`` may see the case."""
     case = session.scalar(select(Case).where(Case.number == number))
     if case is None or not can_view(actor, case):
-        raise NotFound(f"no case '{number}'", "case")
+        raise NotFound("no case '%(number)s'", "case", number=number)
     return list(
         session.scalars(
             select(CasePhoto).where(CasePhoto.case_id == case.id).order_by(CasePhoto.id)
@@ -207,7 +207,9 @@ def photo_file(
             if not path.is_file():
                 break
             return path, photo.content_type
-    raise NotFound(f"no photo {photo_id} on case '{number}'", "photo")
+    raise NotFound(
+        "no photo %(photo_id)s on case '%(number)s'", "photo", photo_id=photo_id, number=number
+    )
 
 
 # -- what the crew page reads ----------------------------------------------------------
@@ -273,11 +275,11 @@ def record_site_check(svc: Services, actor: Actor, check_id: int, finding: str) 
     with svc.sessions() as session, session.begin():
         check = session.scalar(select(SiteCheck).where(SiteCheck.id == check_id).with_for_update())
         if check is None:
-            raise NotFound(f"no on-site check {check_id}", "check")
+            raise NotFound("no on-site check %(check_id)s", "check", check_id=check_id)
         if actor.role == Role.CREW and actor.department_id != check.department_id:
             raise Forbidden("this on-site check is with another department")
         if actor.role not in (Role.CREW, Role.DISPATCHER, Role.SUPERVISOR):
-            raise Forbidden(f"role '{actor.role}' does not make on-site checks")
+            raise Forbidden("role '%(role)s' does not make on-site checks", role=actor.role)
         if check.checked_at is not None:
             raise Conflict("this on-site check is already recorded", "check")
         number = session.scalar(select(Case.number).where(Case.id == check.case_id))

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatch.models import DutyAlarm, DutyShift
+from hotline.domain.errors import words
 from hotline.domain.taxonomy import Role
 from hotline.domain.workcalendar import add_elapsed
 from hotline.models import Staff
@@ -122,9 +123,16 @@ def alarms_between(session: Session, start: datetime, end: datetime) -> list[Dut
 # -- changing the roster -----------------------------------------------------------------
 
 
+#: A time without a zone, refused naming the field.
+_NEEDS_ZONE = {
+    "starts_at": words("'starts_at' needs a time zone"),
+    "ends_at": words("'ends_at' needs a time zone"),
+}
+
+
 def _aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise Invalid(f"'{name}' needs a time zone", name)
+        raise Invalid(_NEEDS_ZONE[name], name)
 
 
 def add_shift(
@@ -145,7 +153,7 @@ def add_shift(
     already ended, or overlaps another shift of the same person.
     """
     if actor.role not in ROSTER_ROLES:
-        raise Forbidden(f"role '{actor.role}' may not change the duty roster")
+        raise Forbidden("role '%(role)s' may not change the duty roster", role=actor.role)
     _aware(starts_at, "starts_at")
     _aware(ends_at, "ends_at")
     if ends_at <= starts_at:
@@ -158,9 +166,11 @@ def add_shift(
     with svc.sessions() as session, session.begin():
         staff = session.get(Staff, staff_id)
         if staff is None or not staff.active:
-            raise NotFound(f"no active staff member with id {staff_id!r}", "staff_id")
+            raise NotFound(
+                "no active staff member with id %(staff_id)r", "staff_id", staff_id=staff_id
+            )
         if staff.role != Role.DISPATCHER:
-            raise Invalid(f"{staff.display_name} is not a dispatcher", "staff_id", "P1")
+            raise Invalid("%(name)s is not a dispatcher", "staff_id", "P1", name=staff.display_name)
         clash = session.scalar(
             select(DutyShift).where(
                 DutyShift.staff_id == staff_id,
@@ -171,9 +181,11 @@ def add_shift(
         )
         if clash is not None:
             raise Invalid(
-                f"{staff.display_name} already has shift {clash.id} at that time",
+                "%(name)s already has shift %(shift_id)s at that time",
                 "starts_at",
                 "P1",
+                name=staff.display_name,
+                shift_id=clash.id,
             )
         shift = DutyShift(
             staff_id=staff_id,
@@ -197,16 +209,16 @@ def cancel_shift(svc: Services, actor: Actor, shift_id: int) -> DutyShift:
     already cancelled or already over.
     """
     if actor.role not in ROSTER_ROLES:
-        raise Forbidden(f"role '{actor.role}' may not change the duty roster")
+        raise Forbidden("role '%(role)s' may not change the duty roster", role=actor.role)
     now = svc.now()
     with svc.sessions() as session, session.begin():
         shift = session.get(DutyShift, shift_id)
         if shift is None:
-            raise NotFound(f"no shift {shift_id}", "shift_id")
+            raise NotFound("no shift %(shift_id)s", "shift_id", shift_id=shift_id)
         if shift.cancelled_at is not None:
-            raise Conflict(f"shift {shift_id} is already cancelled", "shift_id")
+            raise Conflict("shift %(shift_id)s is already cancelled", "shift_id", shift_id=shift_id)
         if shift.ends_at <= now:
-            raise Conflict(f"shift {shift_id} is already over", "shift_id")
+            raise Conflict("shift %(shift_id)s is already over", "shift_id", shift_id=shift_id)
         shift.cancelled_at = now
     return shift
 

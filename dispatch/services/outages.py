@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline.domain.errors import Rejected, words
 from hotline.models import Outage
 
 LONG_OUTAGE = timedelta(hours=12)
@@ -21,11 +23,15 @@ NOTICE = timedelta(hours=24)
 LONG_NOTICE = timedelta(hours=48)
 
 
-class OutageRefused(ValueError):
-    """The outage notice breaks a rule; ``field`` names the input at fault."""
+class OutageRefused(Rejected):
+    """The outage notice breaks a rule; ``field`` names the input at fault.
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
+    Its words are a template and its values, as a refusal's are (each template
+    marked with :func:`~hotline.domain.errors.words` where it is raised).
+    """
+
+    def __init__(self, message: str, field: str, /, **params: Any) -> None:
+        super().__init__(message, **params)
         self.field = field
 
 
@@ -56,20 +62,26 @@ def publish_outage(session: Session, notice: OutageNotice, *, by_id: int, now: d
     """
     keywords = [k.strip() for k in notice.area_keywords if k.strip()]
     if not notice.area.strip():
-        raise OutageRefused("name the area affected", "area")
+        raise OutageRefused(words("name the area affected"), "area")
     if not keywords:
-        raise OutageRefused("give at least one street, community or village name", "area_keywords")
+        raise OutageRefused(
+            words("give at least one street, community or village name"), "area_keywords"
+        )
     if not notice.reason.strip():
-        raise OutageRefused("give the reason for the outage", "reason")
+        raise OutageRefused(words("give the reason for the outage"), "reason")
     if notice.ends_at <= notice.starts_at:
-        raise OutageRefused("the outage must end after it starts", "ends_at")
+        raise OutageRefused(words("the outage must end after it starts"), "ends_at")
     if notice.planned:
         needed = required_notice(notice.starts_at, notice.ends_at)
         if notice.starts_at - now < needed:
             hours = int(needed.total_seconds() // 3600)
             raise OutageRefused(
-                f"a planned outage must be published at least {hours} hours before it starts (P8)",
+                words(
+                    "a planned outage must be published at least %(hours)d hours"
+                    " before it starts (P8)"
+                ),
                 "starts_at",
+                hours=hours,
             )
     outage = Outage(
         planned=notice.planned,
@@ -104,7 +116,7 @@ def set_supply_points(session: Session, outage_id: int, supply_points: str) -> O
     """
     outage = session.get(Outage, outage_id)
     if outage is None or outage.cancelled_at is not None:
-        raise OutageRefused("no such outage notice", "outage")
+        raise OutageRefused(words("no such outage notice"), "outage")
     outage.supply_points = supply_points.strip()
     return outage
 

@@ -117,12 +117,17 @@ def view(order: SupervisionOrder, now: datetime) -> OrderView:
 def _addressee_staff(session: Session, staff_id: int) -> Staff:
     staff = session.get(Staff, staff_id)
     if staff is None or not staff.active:
-        raise NotFound(f"no active staff member with id {staff_id!r}", "to_staff_id")
-    if Role(staff.role) not in rules.ADDRESSEE_ROLES:
+        raise NotFound(
+            "no active staff member with id %(staff_id)r", "to_staff_id", staff_id=staff_id
+        )
+    role = Role(staff.role)
+    if role not in rules.ADDRESSEE_ROLES:
         raise Invalid(
-            f"{staff.display_name} ({staff.role}) does not act on cases; name someone who does",
+            "%(name)s (%(role)s) does not act on cases; name someone who does",
             "to_staff_id",
             rules.RULE,
+            name=staff.display_name,
+            role=role,
         )
     return staff
 
@@ -174,12 +179,12 @@ def issue(
     try:
         kind = OrderKind(kind)
     except ValueError:
-        raise Invalid(f"unknown kind {kind!r}: 'supervise' or 'urge'", "kind") from None
+        raise Invalid("unknown kind '%(kind)s': 'supervise' or 'urge'", "kind", kind=kind) from None
     now = svc.now()
     with svc.sessions() as session, session.begin():
         case = lock_case(session, case_number)
         if not can_view(actor, case):
-            raise NotFound(f"no case '{case_number}'", "case")
+            raise NotFound("no case '%(number)s'", "case", number=case_number)
         decision = rules.check_issue(
             rules.IssueRequest(
                 role=actor.role,
@@ -246,7 +251,7 @@ def answer(svc: Services, actor: Actor, order_id: int, *, answer: str) -> OrderV
     with svc.sessions() as session, session.begin():
         order = session.get(SupervisionOrder, order_id) if isinstance(order_id, int) else None
         if order is None:
-            raise NotFound(f"no supervision order {order_id!r}", "order_id")
+            raise NotFound("no supervision order %(order_id)r", "order_id", order_id=order_id)
         case = lock_case(session, order.case.number)
         session.refresh(order)  # read again under the case's lock
         text = rules.check_answer(_facts(order), actor.id, actor.department_id, answer)
@@ -359,4 +364,4 @@ def open_orders_by_case(
 def require_oversight(actor: Actor) -> None:
     """Refuse (403) anyone who may not read every order."""
     if not may_read_all(actor):
-        raise Forbidden(f"role '{actor.role}' may not read every supervision order")
+        raise Forbidden("role '%(role)s' may not read every supervision order", role=actor.role)

@@ -50,7 +50,7 @@ MAX_PERIOD = timedelta(days=366)
 
 def _oversight(actor: Actor) -> None:
     if actor.role not in _OVERSIGHT:
-        raise Forbidden(f"role '{actor.role}' may not read the dispatch figures")
+        raise Forbidden("role '%(role)s' may not read the dispatch figures", role=actor.role)
 
 
 # -- schemas -------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def _period(args: dict[str, Any]) -> tuple[date, date, datetime, datetime]:
     if start_day > end_day:  # only 'to' given, before the default start
         start_day = end_day
     if end_day - start_day > MAX_PERIOD:  # only 'from' given, long before today
-        raise Invalid(f"a period covers at most {MAX_PERIOD.days} days", "from")
+        raise Invalid("a period covers at most %(days)d days", "from", days=MAX_PERIOD.days)
     start = datetime.combine(start_day, time(0), tzinfo=svc.timezone)
     end = datetime.combine(end_day + timedelta(days=1), time(0), tzinfo=svc.timezone)
     return start_day, end_day, start, end

@@ -43,6 +43,7 @@ from hotline.services import CaseFilter, ServiceError
 from hotline.web import labels, privacy, viewmodels
 from hotline.web.auth import roles_required
 from hotline.web.pages import actor, common, page_of_cases, staff_list
+from hotline.web.refusals import refusal_text
 from hotline.web.schemas import ActionSchema, action_parts, load_form
 from hotline.web.session import db_session, wiring
 
@@ -162,7 +163,7 @@ def act(number: str) -> Any:
             data=case_actions.with_implied(action, data),
         )
     except ServiceError as exc:
-        flash(_("未保存:%(message)s", message=exc.message), "error")
+        flash(_("未保存:%(message)s", message=refusal_text(exc)), "error")
         return redirect(url_for("crew.home", _anchor=f"case-{number}"))
     if action == Action.RETURN_WORK:
         flash(_("已退单:工单 %(number)s 已交回调度中心", number=number), "success")
@@ -226,7 +227,7 @@ def _priority(value: str | None) -> Priority:
     try:
         return Priority(value or Priority.NORMAL)
     except ValueError:
-        raise services.Invalid(f"unknown priority '{value}'", "priority") from None
+        raise services.Invalid("unknown priority '%(value)s'", "priority", value=value) from None
 
 
 @bp.route("/cases/<number>/photos/<int:photo_id>")
@@ -249,7 +250,7 @@ def site_check(check_id: int) -> Any:
     try:
         crew_service.record_site_check(wiring(), actor(), check_id, request.form.get("finding", ""))
     except ServiceError as exc:
-        flash(_("未保存:%(message)s", message=exc.message), "error")
+        flash(_("未保存:%(message)s", message=refusal_text(exc)), "error")
         return redirect(url_for("crew.home", _anchor=f"check-{check_id}"))
     flash(_("现场核实已记录"), "success")
     return redirect(url_for("crew.home"))

@@ -41,6 +41,7 @@ from dispatch.services import reports
 from hotline.domain.taxonomy import Role
 from hotline.web import labels, privacy
 from hotline.web.auth import roles_required
+from hotline.web.refusals import refusal_text
 from hotline.web.session import db_session, wiring
 
 bp = Blueprint(
@@ -376,7 +377,7 @@ def download(figure: Figure, kind: str) -> Any:
     try:
         query = _query()
     except PeriodError as exc:
-        abort(400, description=f"{exc.field}: {exc.message}")
+        abort(400, description=f"{exc.field}: {refusal_text(exc)}")
     with force_locale("zh_CN"):
         tables = _report(query, english=False)
         rows = table_rows(figure, tables[figure], query.grouping)

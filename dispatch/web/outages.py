@@ -109,7 +109,7 @@ def publish() -> Any:
         with wiring().sessions() as session, session.begin():
             publish_outage(session, notice, by_id=current_user.id, now=wiring().now())
     except OutageRefused as exc:
-        error = Invalid(str(exc), exc.field, "P8")
+        error = Invalid.from_error(exc, exc.field, "P8")
         return page(error, error.status)
     except ServiceError as exc:
         return page(exc, exc.status)
@@ -125,7 +125,7 @@ def supply_points(outage_id: int) -> Any:
         with wiring().sessions() as session, session.begin():
             set_supply_points(session, outage_id, request.form.get("supply_points", ""))
     except OutageRefused as exc:
-        error = Invalid(str(exc), exc.field, "P8")
+        error = Invalid.from_error(exc, exc.field, "P8")
         return page(error, error.status)
     flash(_("临时供水点已保存"), "success")
     return redirect(url_for("outages.page"))

@@ -18,6 +18,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from hotline.domain.errors import Rejected
 from hotline.domain.strict_schema import Items, Member, StrictTable, first_error, read_toml
 from hotline.domain.taxonomy import Zone
 
@@ -29,7 +30,7 @@ class AreaFileError(ValueError):
     """The areas file cannot be used; the message names the place."""
 
 
-class UnknownArea(ValueError):
+class UnknownArea(Rejected):
     """A row names an area the file does not list."""
 
 
@@ -121,8 +122,14 @@ class AreaMap:
         """The area ``text`` names (code, Chinese or English name, any case)."""
         found = self._by_name.get(_folded(text))
         if found is None:
-            known = ", ".join(a.code for a in self.areas) or "none configured"
-            raise UnknownArea(f"unknown area '{text.strip()}'; known: {known}")
+            if not self.areas:
+                raise UnknownArea(
+                    "unknown area '%(area)s'; known: none configured", area=text.strip()
+                )
+            known = ", ".join(a.code for a in self.areas)
+            raise UnknownArea(
+                "unknown area '%(area)s'; known: %(known)s", area=text.strip(), known=known
+            )
         return found
 
     def for_address(self, address: str) -> Area | None:

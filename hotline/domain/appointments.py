@@ -36,19 +36,21 @@ def check_window(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
     """
     for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise Invalid(f"'{name}' needs a time zone", name)
+            raise Invalid("'%(name)s' needs a time zone", name, name=name)
     if starts_at <= now:
         raise Invalid("an appointment is booked for a time still ahead", "starts_at", "F1")
     if starts_at - now > MAX_APPOINTMENT_AHEAD:
         raise Invalid(
-            f"an appointment is booked at most {MAX_APPOINTMENT_AHEAD.days} days ahead",
+            "an appointment is booked at most %(days)s days ahead",
             "starts_at",
             "F1",
+            days=MAX_APPOINTMENT_AHEAD.days,
         )
     if not timedelta(0) < ends_at - starts_at <= MAX_APPOINTMENT_WINDOW:
         hours = MAX_APPOINTMENT_WINDOW / timedelta(hours=1)
         raise Invalid(
-            f"the visit window ends after it starts and lasts at most {hours:g} hours",
+            "the visit window ends after it starts and lasts at most %(hours)g hours",
             "ends_at",
             "F1",
+            hours=hours,
         )

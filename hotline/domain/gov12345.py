@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
+from hotline.domain.errors import Rejected, words
 from hotline.domain.taxonomy import Category
 from hotline.domain.timelimits import Limit, deadline
 from hotline.domain.workcalendar import WorkCalendar
@@ -81,12 +82,19 @@ class Urgency(StrEnum):
     MISSED = "missed"  # done late
 
 
-class Gov12345Error(ValueError):
-    """A 12345 action refused by the rules; ``field`` names the input at fault."""
+class Gov12345Error(Rejected):
+    """A 12345 action refused by the rules; ``field`` names the input at fault.
 
-    def __init__(self, message: str, field: str | None = None, rule: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    Its words are a template and its values, as a refusal's are
+    (:class:`~hotline.domain.errors.Rejected`); :attr:`message` is the English
+    text filled in.
+    """
+
+    def __init__(
+        self, message: str, field: str | None = None, rule: str | None = None, **params: Any
+    ) -> None:
+        super().__init__(message, **params)
+        self.message = str(self)
         self.field = field
         self.rule = rule
 
@@ -196,35 +204,44 @@ def check_action(
     """
     if status not in ACTION_FROM[kind]:
         raise Gov12345Error(
-            f"order is '{status}': '{kind}' is not possible now", "status", _RULE.get(kind)
+            words("order is '%(order_status)s': '%(kind)s' is not possible now"),
+            "status",
+            _RULE.get(kind),
+            order_status=status,
+            kind=kind,
         )
     cleaned = clean_text(text)
     if kind is ReportKind.RETURN:
         if not cleaned:
-            raise Gov12345Error("a return needs the reason it is not ours", "reason", "G5")
+            raise Gov12345Error(words("a return needs the reason it is not ours"), "reason", "G5")
         if now > deadlines.return_due:
             raise Gov12345Error(
-                "the 2 working days to return the order have passed; handle and reply instead",
+                words(
+                    "the 2 working days to return the order have passed; handle and reply instead"
+                ),
                 "reason",
                 "G5",
             )
     if kind is ReportKind.EXTENSION:
         if not cleaned:
-            raise Gov12345Error("an extension request needs its reason", "reason")
+            raise Gov12345Error(words("an extension request needs its reason"), "reason")
         if extension_requested:
-            raise Gov12345Error("an extension has already been asked for this order", "reason")
+            raise Gov12345Error(
+                words("an extension has already been asked for this order"), "reason"
+            )
         if now > deadlines.reply_due:
             raise Gov12345Error(
-                "the reply deadline has passed; an extension is asked before it", "until"
+                words("the reply deadline has passed; an extension is asked before it"), "until"
             )
         if extension_until is None or extension_until <= deadlines.reply_due:
-            raise Gov12345Error("ask for a new deadline after the current one", "until")
+            raise Gov12345Error(words("ask for a new deadline after the current one"), "until")
         if latest_extension_until is not None and extension_until > latest_extension_until:
             raise Gov12345Error(
-                "the new deadline is beyond the longest extension the policy allows", "until"
+                words("the new deadline is beyond the longest extension the policy allows"),
+                "until",
             )
     if kind is ReportKind.REPLY and not cleaned:
-        raise Gov12345Error("the public reply is empty", "reply")
+        raise Gov12345Error(words("the public reply is empty"), "reply")
     return cleaned
 
 
@@ -371,12 +388,16 @@ class IncomingOrderSchema(Schema):
 def read_order(data: Any) -> IncomingOrder:
     """Read one order (the parsed JSON); raises :class:`Gov12345Error` naming the field."""
     if not isinstance(data, Mapping):
-        raise Gov12345Error("expected a JSON object for one order", None)
+        raise Gov12345Error(words("expected a JSON object for one order"), None)
     try:
         return IncomingOrderSchema().load(data)
     except ValidationError as exc:
         field, message = _first(exc.messages)
-        raise Gov12345Error(f"{field}: {message}" if field else message, field) from None
+        if not field:
+            raise Gov12345Error(message) from None  # the schema's words, kept as written
+        raise Gov12345Error(
+            words("%(name)s: %(problem)s"), field, name=field, problem=message
+        ) from None
 
 
 def _first(messages: Any) -> tuple[str | None, str]:

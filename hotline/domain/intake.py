@@ -95,7 +95,7 @@ def required_text(value: str, name: str, rule: str) -> str:
     """``value`` stripped; raises :class:`Invalid` naming ``name`` and ``rule`` when empty."""
     value = (value or "").strip()
     if not value:
-        raise Invalid(f"'{name}' is required", name, rule)
+        raise Invalid("'%(name)s' is required", name, rule, name=name)
     return value
 
 
@@ -120,9 +120,10 @@ def check_intake(cmd: IntakeCommand) -> None:
         IntakeOutcome.JOIN_INCIDENT,
     ):
         raise Invalid(
-            f"a report judged '{cmd.triage}' must be handed to dispatch",
+            "a report judged '%(triage)s' must be handed to dispatch",
             "outcome",
             "P5",
+            triage=cmd.triage,
         )
     if cmd.pipe_size_dn is not None and not 15 <= cmd.pipe_size_dn <= 3000:
         raise Invalid("'pipe_size_dn' must be between 15 and 3000", "pipe_size_dn")

@@ -169,11 +169,17 @@ def clean_tags(raw: str | Sequence[str]) -> list[str]:
         if not tag:
             continue
         if len(tag) > TAG_MAX:
-            raise Invalid(f"each tag is at most {TAG_MAX} characters: {tag!r}", "tags", RULE)
+            raise Invalid(
+                "each tag is at most %(most)s characters: '%(tag)s'",
+                "tags",
+                RULE,
+                most=TAG_MAX,
+                tag=tag,
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > TAGS_MAX:
-        raise Invalid(f"at most {TAGS_MAX} tags", "tags", RULE)
+        raise Invalid("at most %(most)s tags", "tags", RULE, most=TAGS_MAX)
     return tags
 
 
@@ -198,20 +204,22 @@ def check_article(
     if not title:
         raise Invalid("'title' is required", "title", RULE)
     if len(title) > TITLE_MAX:
-        raise Invalid(f"'title' is at most {TITLE_MAX} characters", "title", RULE)
+        raise Invalid("'title' is at most %(most)s characters", "title", RULE, most=TITLE_MAX)
     try:
         kind = ArticleCategory(category)
     except ValueError:
         choices = ", ".join(c.value for c in ArticleCategory)
-        raise Invalid(f"'category' must be one of {choices}", "category", RULE) from None
+        raise Invalid(
+            "'category' must be one of %(choices)s", "category", RULE, choices=choices
+        ) from None
     if not summary:
         raise Invalid("'summary' (the answer to give the caller) is required", "summary", RULE)
     if len(summary) > SUMMARY_MAX:
-        raise Invalid(f"'summary' is at most {SUMMARY_MAX} characters", "summary", RULE)
+        raise Invalid("'summary' is at most %(most)s characters", "summary", RULE, most=SUMMARY_MAX)
     if not body:
         raise Invalid("'body' is required", "body", RULE)
     if len(body) > BODY_MAX:
-        raise Invalid(f"'body' is at most {BODY_MAX} characters", "body", RULE)
+        raise Invalid("'body' is at most %(most)s characters", "body", RULE, most=BODY_MAX)
     return ArticleDraft(title, kind, tuple(clean_tags(tags)), summary, body)
 
 
@@ -249,7 +257,12 @@ def check_question(
     if not text:
         raise Invalid("'question': say what the caller asked", "question", QUESTION_RULE)
     if len(text) > QUESTION_MAX:
-        raise Invalid(f"'question' is at most {QUESTION_MAX} characters", "question", QUESTION_RULE)
+        raise Invalid(
+            "'question' is at most %(most)s characters",
+            "question",
+            QUESTION_RULE,
+            most=QUESTION_MAX,
+        )
     if not answerer_active or Role(answerer_role) not in ANSWERER_ROLES:
         raise Invalid(
             "name a superior who may answer (a supervisor or a dispatcher)",
@@ -267,7 +280,9 @@ def check_answer(*, answer: str, answerer_id: int, actor_id: int, actor_role: Ro
     if not text:
         raise Invalid("'answer' is required", "answer", QUESTION_RULE)
     if len(text) > ANSWER_MAX:
-        raise Invalid(f"'answer' is at most {ANSWER_MAX} characters", "answer", QUESTION_RULE)
+        raise Invalid(
+            "'answer' is at most %(most)s characters", "answer", QUESTION_RULE, most=ANSWER_MAX
+        )
     return text
 
 

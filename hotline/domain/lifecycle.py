@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from hotline.domain.errors import words
 from hotline.domain.taxonomy import Category, FollowUpOutcome, Role, Stage
 
 
@@ -101,7 +102,15 @@ WORKING: frozenset[State] = frozenset(
 
 
 class LifecycleError(Exception):
-    """Base of the errors :func:`apply` raises; ``str()`` is shown to users."""
+    """Base of the errors :func:`apply` raises; ``str()`` is the English text.
+
+    Like a service refusal, the words are a template and its values
+    (``template``, ``params``) so they can be shown in the reader's language.
+    """
+
+    def __init__(self, message: str = "", /, **params: Any) -> None:
+        self.template, self.params = message, params
+        super().__init__(message % params if params else message)
 
 
 class IllegalTransition(LifecycleError):
@@ -109,7 +118,11 @@ class IllegalTransition(LifecycleError):
 
     def __init__(self, state: State, action: Action) -> None:
         self.state, self.action = state, action
-        super().__init__(f"action '{action}' is not allowed when the case is '{state}'")
+        super().__init__(
+            words("action '%(action)s' is not allowed when the case is '%(state)s'"),
+            action=action,
+            state=state,
+        )
 
 
 class NotPermitted(LifecycleError):
@@ -119,9 +132,13 @@ class NotPermitted(LifecycleError):
 class GuardRefused(LifecycleError):
     """A rule of the standard refuses the action; ``field`` names what is missing."""
 
-    def __init__(self, rule: str, message: str, field: str | None = None) -> None:
+    def __init__(self, rule: str, message: str, field: str | None = None, **params: Any) -> None:
         self.rule, self.field = rule, field
-        super().__init__(f"{message} ({rule})" if rule else message)
+        super().__init__(message, **params)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} ({self.rule})" if self.rule else text
 
 
 @dataclass(frozen=True)
@@ -201,7 +218,7 @@ def needs_reason(facts: CaseFacts, request: Request, settings: Settings) -> None
     """The action must say why (G7 hand-backs, G4 ownership, F11 refusals, P7 closures)."""
     if not request.reason.strip():
         rule = _REASON_RULES.get(str(request.action), "P6")
-        raise GuardRefused(rule, f"'{request.action}' needs a reason", "reason")
+        raise GuardRefused(rule, "'%(action)s' needs a reason", "reason", action=request.action)
 
 
 def needs_result_note(facts: CaseFacts, request: Request, settings: Settings) -> None:
@@ -246,7 +263,8 @@ def not_a_complaint(facts: CaseFacts, request: Request, settings: Settings) -> N
     if facts.category == Category.COMPLAINT:
         raise GuardRefused(
             "G6",
-            f"a complaint cannot be handled by '{request.action}'; hand it to the dispatch center",
+            "a complaint cannot be handled by '%(action)s'; hand it to the dispatch center",
+            action=request.action,
         )
 
 
@@ -328,8 +346,9 @@ def before_deadline_once(facts: CaseFacts, request: Request, settings: Settings)
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= limit:
         raise GuardRefused(
             "F11",
-            f"extra_working_days must be a whole number from 1 to {limit}",
+            "extra_working_days must be a whole number from 1 to %(limit)s",
             "extra_working_days",
+            limit=limit,
         )
 
 
@@ -363,8 +382,9 @@ def rated_or_reason(facts: CaseFacts, request: Request, settings: Settings) -> N
     if missing and not _text(request, "no_rating_reason"):
         raise GuardRefused(
             "P7",
-            f"record the caller's ratings ({', '.join(missing)}) or why there are none",
+            "record the caller's ratings (%(missing)s) or why there are none",
             missing[0],
+            missing=", ".join(missing),
         )
 
 
@@ -380,8 +400,9 @@ def enough_attempts(facts: CaseFacts, request: Request, settings: Settings) -> N
     if facts.follow_up_attempts < needed:
         raise GuardRefused(
             "P7",
-            f"closing as unreachable needs {needed} follow-up attempts; "
-            f"{facts.follow_up_attempts} recorded",
+            "closing as unreachable needs %(needed)s follow-up attempts; %(recorded)s recorded",
+            needed=needed,
+            recorded=facts.follow_up_attempts,
         )
 
 
@@ -393,9 +414,11 @@ def attempts_spaced(facts: CaseFacts, request: Request, settings: Settings) -> N
         minutes = int(gap / timedelta(minutes=1))
         raise GuardRefused(
             "P7",
-            f"the last unreachable attempt was at {last.isoformat(timespec='minutes')}; "
-            f"try again at least {minutes} minutes after it",
+            "the last unreachable attempt was at %(last)s; "
+            "try again at least %(minutes)s minutes after it",
             "outcome",
+            last=last.isoformat(timespec="minutes"),
+            minutes=minutes,
         )
 
 
@@ -649,7 +672,11 @@ def apply(facts: CaseFacts, request: Request, settings: Settings | None = None) 
     """
     settings = settings or Settings()
     if not may_take(request.actor_role, request.action):
-        raise NotPermitted(f"role '{request.actor_role}' may not take action '{request.action}'")
+        raise NotPermitted(
+            "role '%(role)s' may not take action '%(action)s'",
+            role=request.actor_role,
+            action=request.action,
+        )
     try:
         target, guards = TRANSITIONS[(facts.state, request.action)]
     except KeyError:

@@ -219,7 +219,9 @@ def check_location(
     if (lat is None) != (long is None):
         missing = "long" if long is None else "lat"
         other = "lat" if missing == "long" else "long"
-        raise Invalid(f"'{missing}' is required with '{other}'", missing)
+        raise Invalid(
+            "'%(missing)s' is required with '%(other)s'", missing, missing=missing, other=other
+        )
     if lat is None and not address_string.strip():
         if address_id.strip():
             raise Invalid(
@@ -240,29 +242,42 @@ def check_attributes(svc: Service, given: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for code in given:
         if svc.attribute(str(code)) is None:
-            raise Invalid(f"service '{svc.code}' has no attribute '{code}'", f"attribute[{code}]")
+            where = f"attribute[{code}]"
+            raise Invalid(
+                "service '%(service)s' has no attribute '%(code)s'",
+                where,
+                service=svc.code,
+                code=code,
+            )
     for attribute in svc.attributes:
         name = f"attribute[{attribute.code}]"
         raw = given.get(attribute.code)
         items = raw if isinstance(raw, list | tuple) else ([] if raw is None else [raw])
         if any(not isinstance(item, str) for item in items):
-            raise Invalid(f"'{name}' must be text", name)
+            raise Invalid("'%(name)s' must be text", name, name=name)
         values = [item.strip() for item in items if item.strip()]
         if not values:
             if attribute.required:
-                raise Invalid(f"'{name}' is required", name)
+                raise Invalid("'%(name)s' is required", name, name=name)
             continue
         if attribute.datatype != "multivaluelist" and len(values) > 1:
-            raise Invalid(f"'{name}' takes one value", name)
+            raise Invalid("'%(name)s' takes one value", name, name=name)
         if attribute.values:
             keys = {value.key for value in attribute.values}
             for value in values:
                 if value not in keys:
                     allowed = ", ".join(sorted(keys))
-                    raise Invalid(f"'{name}' must be one of: {allowed}", name)
+                    raise Invalid(
+                        "'%(name)s' must be one of: %(allowed)s", name, name=name, allowed=allowed
+                    )
         for value in values:
             if len(value) > ATTRIBUTE_TEXT_MAX:
-                raise Invalid(f"'{name}' is longer than {ATTRIBUTE_TEXT_MAX} characters", name)
+                raise Invalid(
+                    "'%(name)s' is longer than %(most)s characters",
+                    name,
+                    name=name,
+                    most=ATTRIBUTE_TEXT_MAX,
+                )
         if attribute.datatype == "multivaluelist":
             cleaned[attribute.code] = sorted(set(values))
         else:

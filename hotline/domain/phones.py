@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import phonenumbers
 
+from hotline.domain.errors import Rejected
 
-class InvalidPhoneNumber(ValueError):
+
+class InvalidPhoneNumber(Rejected):
     """The text is not a phone number that can be dialled in the region."""
 
 
@@ -28,9 +30,9 @@ def normalise(raw: str, *, region: str = "CN", default_area_code: str = "") -> s
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneNumber(f"'{raw}' is not a phone number") from exc
+        raise InvalidPhoneNumber("'%(number)s' is not a phone number", number=raw) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhoneNumber(f"'{raw}' is not a valid phone number")
+        raise InvalidPhoneNumber("'%(number)s' is not a valid phone number", number=raw)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

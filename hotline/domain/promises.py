@@ -106,5 +106,5 @@ def check_mark_told(actor_id: int, task: TaskFacts, note: str) -> str:
     if not text:
         raise Invalid("G7: record what the caller was told", "note", RULE)
     if len(text) > MAX_NOTE:
-        raise Invalid(f"the note is longer than {MAX_NOTE} characters", "note", RULE)
+        raise Invalid("the note is longer than %(limit)s characters", "note", RULE, limit=MAX_NOTE)
     return text

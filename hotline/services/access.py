@@ -64,7 +64,7 @@ def lock_case(session: Session, number: str) -> Case:
     """The case ``number``, its row locked for this transaction; raises :class:`NotFound`."""
     case = session.scalar(select(Case).where(Case.number == number).with_for_update())
     if case is None:
-        raise NotFound(f"no case '{number}'", "case")
+        raise NotFound("no case '%(number)s'", "case", number=number)
     return case
 
 
@@ -72,5 +72,5 @@ def find_department(session: Session, department_id: Any, name: str) -> Departme
     """The department ``department_id``; raises :class:`NotFound` naming the field ``name``."""
     department = session.get(Department, department_id) if isinstance(department_id, int) else None
     if department is None:
-        raise NotFound(f"no department with id {department_id!r}", name)
+        raise NotFound("no department with id %(department_id)r", name, department_id=department_id)
     return department

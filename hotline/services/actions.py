@@ -48,7 +48,7 @@ _INCIDENT_SETTLED = frozenset({State.AWAITING_FOLLOW_UP, State.CLOSED})
 def _staff(session: Session, staff_id: Any, name: str) -> Staff:
     staff = session.get(Staff, staff_id) if isinstance(staff_id, int) else None
     if staff is None or not staff.active:
-        raise NotFound(f"no active staff member with id {staff_id!r}", name)
+        raise NotFound("no active staff member with id %(staff_id)r", name, staff_id=staff_id)
     return staff
 
 
@@ -56,12 +56,20 @@ def _worker(session: Session, staff_id: Any, department: Department) -> Staff:
     """The active crew member ``staff_id`` of ``department``, who can take a case (派工)."""
     staff = _staff(session, staff_id, "staff_id")
     if staff.department_id != department.id:
-        raise Invalid(f"{staff.display_name} is not in {department.name_zh}", "staff_id", "G7")
-    if Role(staff.role) != Role.CREW:
         raise Invalid(
-            f"{staff.display_name} ({staff.role}) does not take field work; name a crew member",
+            "%(staff)s is not in %(department)s",
             "staff_id",
             "G7",
+            staff=staff.display_name,
+            department=department.name_zh,
+        )
+    if Role(staff.role) != Role.CREW:
+        raise Invalid(
+            "%(staff)s (%(role)s) does not take field work; name a crew member",
+            "staff_id",
+            "G7",
+            staff=staff.display_name,
+            role=Role(staff.role),
         )
     return staff
 
@@ -102,9 +110,11 @@ def _resolve_references(session: Session, case: Case, action: Action, data: dict
         staff = _staff(session, data["staff_id"], "staff_id")
         if Role(staff.role) not in lifecycle.ALLOWED_ROLES[Action.DISPATCH]:
             raise Invalid(
-                f"{staff.display_name} ({staff.role}) cannot act on cases and cannot own one",
+                "%(staff)s (%(role)s) cannot act on cases and cannot own one",
                 "staff_id",
                 "G4",
+                staff=staff.display_name,
+                role=Role(staff.role),
             )
         data["previous_first_responder_id"] = case.first_responder_id
     elif action in (Action.MERGE, Action.JOIN_INCIDENT) and data.get("parent_case_number"):
@@ -115,12 +125,16 @@ def _resolve_references(session: Session, case: Case, action: Action, data: dict
             query = query.with_for_update()
         parent = session.scalar(query)
         if parent is None:
-            raise NotFound(f"no case '{data['parent_case_number']}'", "parent_case_number")
+            raise NotFound(
+                "no case '%(number)s'", "parent_case_number", number=data["parent_case_number"]
+            )
         if State(parent.state) not in _INCIDENT_STATES:
             raise Invalid(
-                f"case {parent.number} is '{parent.state}': only a case still with dispatch "
+                "case %(number)s is '%(state)s': only a case still with dispatch "
                 "or being worked can take callers as an incident",
                 "parent_case_number",
+                number=parent.number,
+                state=State(parent.state),
             )
         data["parent_case_id"] = parent.id
 
@@ -167,11 +181,11 @@ def transition(
                 facts = replace(facts, dispatch_center_id=center.id if center else None)
             outcome = lifecycle.apply(facts, request, svc.rules)
         except lifecycle.NotPermitted as exc:
-            raise Forbidden(str(exc)) from None
+            raise Forbidden.from_error(exc) from None
         except lifecycle.IllegalTransition as exc:
-            raise Conflict(str(exc), "action") from None
+            raise Conflict.from_error(exc, "action") from None
         except lifecycle.GuardRefused as exc:
-            raise Invalid(str(exc), exc.field, exc.rule) from None
+            raise Invalid.from_error(exc, exc.field, exc.rule) from None
 
         changes = dict(outcome.changes)
         extra_days = changes.pop("extra_working_days", None)
@@ -253,7 +267,7 @@ def _record_follow_up(
     for name in ("attitude", "quality", "timeliness", "result"):
         value = data.get(name)
         if value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
-            raise Invalid(f"'{name}' must be a rating from 1 to 5", name, "P7")
+            raise Invalid("'%(name)s' must be a rating from 1 to 5", name, "P7", name=name)
         ratings[name] = value
     session.add(
         FollowUp(
@@ -306,19 +320,22 @@ def perform(
     try:
         action = Action(action)
     except ValueError:
-        raise Invalid(f"unknown action '{action}'", "action") from None
+        raise Invalid("unknown action '%(action)s'", "action", action=action) from None
     now = svc.now()
     children: list[Case] = []
     try:
         with svc.sessions() as session, session.begin():
             case = lock_case(session, case_number)
             if not can_view(actor, case):
-                raise NotFound(f"no case '{case_number}'", "case")
+                raise NotFound("no case '%(number)s'", "case", number=case_number)
             if case.version != expected_version:
                 raise Conflict(
-                    f"case {case.number} was changed by someone else "
-                    f"(version {case.version}, you had {expected_version}); reload it",
+                    "case %(number)s was changed by someone else "
+                    "(version %(version)s, you had %(expected)s); reload it",
                     "version",
+                    number=case.number,
+                    version=case.version,
+                    expected=expected_version,
                 )
             before = case.state
             transition(svc, session, case, actor, action, reason, data or {}, now)
@@ -327,11 +344,11 @@ def perform(
             session.flush()
     except StaleDataError:
         raise Conflict(
-            f"case {case_number} was changed by someone else; reload it", "version"
+            "case %(number)s was changed by someone else; reload it", "version", number=case_number
         ) from None
     except IntegrityError:
         raise Conflict(
-            f"case {case_number} was changed by someone else; reload it", "version"
+            "case %(number)s was changed by someone else; reload it", "version", number=case_number
         ) from None
     publish_change(svc, case, action)
     for child in children:

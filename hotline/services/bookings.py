@@ -28,10 +28,18 @@ def _booked(session: Session, case: Case, appointment_id: Any) -> Appointment:
         session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
     )
     if appointment is None or appointment.case_id != case.id:
-        raise NotFound(f"no appointment {appointment_id!r} on case {case.number}", "appointment_id")
+        raise NotFound(
+            "no appointment %(appointment_id)r on case %(number)s",
+            "appointment_id",
+            appointment_id=appointment_id,
+            number=case.number,
+        )
     if appointment.status != AppointmentStatus.BOOKED:
         raise Conflict(
-            f"appointment {appointment.id} is already '{appointment.status}'", "appointment_id"
+            "appointment %(appointment_id)s is already '%(status)s'",
+            "appointment_id",
+            appointment_id=appointment.id,
+            status=AppointmentStatus(appointment.status),
         )
     return appointment
 
@@ -88,8 +96,9 @@ def book_appointment(
         )
         if ahead is not None:
             raise Conflict(
-                f"appointment {ahead.id} is booked and still ahead; reschedule it instead",
+                "appointment %(appointment_id)s is booked and still ahead; reschedule it instead",
                 "appointment_id",
+                appointment_id=ahead.id,
             )
         appointment = Appointment(
             case_id=case.id,

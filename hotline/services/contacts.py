@@ -44,7 +44,7 @@ def _phone(svc: Services, raw: str, name: str) -> str:
     try:
         return normalise(raw, region=svc.phone_region, default_area_code=svc.area_code)
     except InvalidPhoneNumber as exc:
-        raise Invalid(str(exc), name) from None
+        raise Invalid.from_error(exc, name) from None
 
 
 def _match_customer(session: Session, cmd: IntakeCommand, number: str | None) -> int | None:
@@ -53,7 +53,11 @@ def _match_customer(session: Session, cmd: IntakeCommand, number: str | None) ->
             select(Customer).where(Customer.account_number == cmd.customer_account.strip())
         )
         if customer is None:
-            raise NotFound(f"no customer with account '{cmd.customer_account}'", "customer_account")
+            raise NotFound(
+                "no customer with account '%(account)s'",
+                "customer_account",
+                account=cmd.customer_account,
+            )
         return customer.id
     if number:
         ids = session.scalars(
@@ -78,7 +82,7 @@ def _place(svc: Services, cmd: IntakeCommand) -> tuple[str, str]:
     try:
         area = areas.named(cmd.area) if cmd.area.strip() else areas.for_address(cmd.address)
     except UnknownArea as exc:
-        raise Invalid(str(exc), "area") from None
+        raise Invalid.from_error(exc, "area") from None
     if area is None:
         return "", ""
     return area.code, str(area.zone or "")
@@ -92,7 +96,11 @@ def _check_grade(svc: Services, cmd: IntakeCommand) -> None:
     if not grades.grades(cmd.category):
         graded = ", ".join(sorted(str(c) for c in grades.categories)) or "none"
         raise Invalid(
-            f"category '{cmd.category}' has no severity grade (graded: {graded})", "grade", "F12"
+            "category '%(category)s' has no severity grade (graded: %(graded)s)",
+            "grade",
+            "F12",
+            category=cmd.category,
+            graded=graded,
         )
 
 
@@ -109,7 +117,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
     case, :class:`Forbidden` when the role may not take contacts.
     """
     if actor.role not in lifecycle.ALLOWED_ROLES[Action.DISPATCH]:
-        raise Forbidden(f"role '{actor.role}' does not take contacts")
+        raise Forbidden("role '%(role)s' does not take contacts", role=actor.role)
     now = svc.now()
     # A withheld number still gets a record; a case needs a contact phone anyway.
     caller = _phone(svc, cmd.caller_number, "caller_number") if cmd.caller_number.strip() else None
@@ -151,10 +159,12 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             case = lock_case(session, number)
             if State(case.state) in NO_JOIN_STATES:
                 raise Invalid(
-                    f"case {case.number} is '{case.state}' and takes no more callers; "
+                    "case %(number)s is '%(state)s' and takes no more callers; "
                     "register the report as a new case (name this one as the case it repeats)",
                     "join_case_number",
                     "P6",
+                    number=case.number,
+                    state=State(case.state),
                 )
             contact.case_id = case.id
             contact.disposition = Disposition.JOINED_CASE
@@ -180,7 +190,7 @@ def intake(svc: Services, actor: Actor, cmd: IntakeCommand) -> IntakeResult:
             find_department(session, cmd.target_department_id, "target_department_id")
         repeats = cmd.repeats_case_number.strip()
         if repeats and session.scalar(select(Case.id).where(Case.number == repeats)) is None:
-            raise NotFound(f"no case '{repeats}'", "repeats_case_number")
+            raise NotFound("no case '%(number)s'", "repeats_case_number", number=repeats)
         case = Case(
             number=placeholder_number(),  # the real one is drawn last, just before the commit
             category=cmd.category,

@@ -297,7 +297,9 @@ def upsert_customer(
     )
     checked = checker.check(1, row)
     if isinstance(checked, Refusal):
-        raise Invalid(f"{checked.field}: {checked.problem}", checked.field)
+        raise Invalid(
+            "%(name)s: %(problem)s", checked.field, name=checked.field, problem=checked.problem
+        )
     report = ImportReport(dry_run=False, outcomes={})
     _flush(svc, [checked], report)
     assert report.outcomes is not None

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.domain import gov12345 as rules
-from hotline.domain.errors import Conflict, Forbidden, Invalid, ServiceError
+from hotline.domain.errors import Conflict, Forbidden, Invalid, ServiceError, words
 from hotline.domain.gov12345 import (
     Gov12345Error,
     Gov12345Limits,
@@ -164,7 +164,7 @@ def receive(svc: Services, order: IncomingOrder, *, source: str, owner: OwnerLoo
     phone number that is not one, say).
     """
     if source not in SOURCES:
-        raise Invalid(f"unknown source {source!r}", "source")
+        raise Invalid("unknown source '%(source)s'", "source", source=source)
     limits = limits_of(svc)
     now = svc.now()
     try:
@@ -182,7 +182,9 @@ def receive(svc: Services, order: IncomingOrder, *, source: str, owner: OwnerLoo
                 result = intake(in_unit(svc, session), Actor.of(staff), _intake_command(order))
             except Invalid as exc:  # named as the order names it
                 name = _ORDER_FIELDS.get(exc.field or "", exc.field)
-                raise Invalid(f"{name}: {exc.message}", name, exc.rule) from None
+                raise Invalid(
+                    "%(name)s: %(problem)s", name, exc.rule, name=name, problem=exc.message
+                ) from None
             assert result.case_number is not None
             case = lock_case(session, result.case_number)
             due = rules.order_deadlines(
@@ -262,13 +264,17 @@ def read_drop_file(path: Path) -> IncomingOrder:
     """One order from a drop file; :class:`Gov12345Error` names what is wrong with it."""
     size = path.stat().st_size
     if size > MAX_DROP_FILE:
-        raise Gov12345Error(f"file is {size} bytes; at most {MAX_DROP_FILE} are read")
+        raise Gov12345Error(
+            words("file is %(size)s bytes; at most %(most)s are read"),
+            size=size,
+            most=MAX_DROP_FILE,
+        )
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
-        raise Gov12345Error("file is not UTF-8 text") from None
+        raise Gov12345Error(words("file is not UTF-8 text")) from None
     except json.JSONDecodeError as exc:
-        raise Gov12345Error(f"not valid JSON: {exc}") from None
+        raise Gov12345Error(words("not valid JSON: %(problem)s"), problem=str(exc)) from None
     return rules.read_order(data)
 
 
@@ -326,7 +332,7 @@ def _act(
     until: datetime | None = None,
 ) -> OrderView:
     if actor.role not in ACT_ROLES:
-        raise Forbidden(f"role '{actor.role}' does not work 12345 orders")
+        raise Forbidden("role '%(role)s' does not work 12345 orders", role=actor.role)
     limits = limits_of(svc)
     calendar = svc.policy.calendar  # type: ignore[attr-defined]
     now = svc.now()
@@ -346,7 +352,7 @@ def _act(
                 latest_extension_until=rules.latest_extension(order.reply_due, limits, calendar),
             )
         except Gov12345Error as exc:
-            raise Invalid(exc.message, exc.field, exc.rule) from None
+            raise Invalid.from_error(exc, exc.field, exc.rule) from None
         data: dict[str, Any] = {"order_number": order.order_number}
         reason = ""
         if kind is ReportKind.RECEIPT:

@@ -166,7 +166,9 @@ def find_order(session: Session, order_number: str) -> Gov12345Order:
         select(Gov12345Order).where(Gov12345Order.order_number == str(order_number))
     )
     if order is None:
-        raise NotFound(f"no 12345 order '{order_number}'", "order_number")
+        raise NotFound(
+            "no 12345 order '%(order_number)s'", "order_number", order_number=order_number
+        )
     return order
 
 
@@ -192,7 +194,7 @@ def list_orders(
     """Every open order, the most pressing first (red, amber, then by reply
     deadline); unless ``open_only``, then the ``done`` latest returned or replied."""
     if not may_read(actor):
-        raise Forbidden(f"role '{actor.role}' does not work 12345 orders")
+        raise Forbidden("role '%(role)s' does not work 12345 orders", role=actor.role)
     now = svc.now()
     is_open = Gov12345Order.status.in_([OrderStatus.RECEIVED, OrderStatus.ACKNOWLEDGED])
     orders = list(
@@ -222,7 +224,7 @@ def order_for_case(svc: Services, session: Session, case: Case) -> OrderView | N
 def get_order(svc: Services, session: Session, actor: Actor, order_number: str) -> OrderView:
     """One order; :class:`NotFound` for an unknown number."""
     if not may_read(actor):
-        raise Forbidden(f"role '{actor.role}' does not work 12345 orders")
+        raise Forbidden("role '%(role)s' does not work 12345 orders", role=actor.role)
     order = find_order(session, order_number)
     return view(order, svc.now(), warning_share(svc), reports_of(session, order.id))
 

@@ -106,9 +106,9 @@ def _checked(
 ) -> tuple[str, str]:
     cause, text = (cause or "").strip(), (text or "").strip()
     if len(cause) > MAX_CAUSE:
-        raise Invalid(f"'cause' is at most {MAX_CAUSE} characters", "cause")
+        raise Invalid("'cause' is at most %(limit)s characters", "cause", limit=MAX_CAUSE)
     if len(text) > MAX_TEXT:
-        raise Invalid(f"'text' is at most {MAX_TEXT} characters", "text")
+        raise Invalid("'text' is at most %(limit)s characters", "text", limit=MAX_TEXT)
     if estimated_restore_at is not None:
         if estimated_restore_at.tzinfo is None:
             raise Invalid("'estimated_restore_at' needs its time zone", "estimated_restore_at")
@@ -155,17 +155,19 @@ def post_update(
     or merged itself, :class:`Invalid` naming the field.
     """
     if actor.role not in UPDATE_ROLES:
-        raise Forbidden(f"role '{actor.role}' may not post incident updates")
+        raise Forbidden("role '%(role)s' may not post incident updates", role=actor.role)
     now = svc.now()
     cause, text = _checked(cause, estimated_restore_at, text, now)
     with svc.sessions() as session, session.begin():
         parent = lock_case(session, parent_number)
         if not can_view(actor, parent):
-            raise NotFound(f"no case '{parent_number}'", "case")
+            raise NotFound("no case '%(number)s'", "case", number=parent_number)
         if State(parent.state) not in _UPDATABLE:
             raise Conflict(
-                f"case {parent.number} is '{parent.state}': only an open incident takes updates",
+                "case %(number)s is '%(state)s': only an open incident takes updates",
                 "case",
+                number=parent.number,
+                state=State(parent.state),
             )
         children = child_cases(session, parent.id, lock=True)
         update = IncidentUpdate(
@@ -257,7 +259,7 @@ def list_updates(session: Session, actor: Actor, number: str) -> list[UpdateView
     """The updates of the incident ``number`` belongs to (itself, or the one it joined), oldest first."""
     case = session.scalar(select(Case).where(Case.number == number))
     if case is None or not can_view(actor, case):
-        raise NotFound(f"no case '{number}'", "case")
+        raise NotFound("no case '%(number)s'", "case", number=number)
     incident = case.parent if case.parent_case_id is not None and case.parent else case
     rows = session.scalars(
         select(IncidentUpdate)

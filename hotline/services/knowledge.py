@@ -181,7 +181,7 @@ def article(session: Session, article_id: int) -> KnowledgeArticle:
     """The article ``article_id``; :class:`NotFound` if there is none."""
     row = session.get(KnowledgeArticle, article_id) if isinstance(article_id, int) else None
     if row is None:
-        raise NotFound(f"no article {article_id!r}", "article_id")
+        raise NotFound("no article %(article_id)r", "article_id", article_id=article_id)
     return row
 
 
@@ -314,9 +314,10 @@ def edit(
             raise Conflict("the article is retired", "article_id", rules.RULE)
         if expected_version is not None and expected_version != row.version:
             raise Conflict(
-                f"the article was changed meanwhile (now version {row.version}); reload it",
+                "the article was changed meanwhile (now version %(version)s); reload it",
                 "version",
                 rules.RULE,
+                version=row.version,
             )
         before = _snapshot(row)
         _apply(row, draft)
@@ -351,7 +352,7 @@ def _locked(session: Session, article_id: int) -> KnowledgeArticle:
         select(KnowledgeArticle).where(KnowledgeArticle.id == article_id).with_for_update()
     )
     if row is None:
-        raise NotFound(f"no article {article_id!r}", "article_id")
+        raise NotFound("no article %(article_id)r", "article_id", article_id=article_id)
     return row
 
 
@@ -425,7 +426,9 @@ def cite(svc: Services, actor: Actor, case_number: str, article_id: int) -> None
             )
         row = session.get(KnowledgeArticle, article_id) if isinstance(article_id, int) else None
         if row is None or row.retired_at is not None:
-            raise Invalid(f"no article {article_id!r} to cite", "article_id", rules.RULE)
+            raise Invalid(
+                "no article %(article_id)r to cite", "article_id", rules.RULE, article_id=article_id
+            )
         session.add(
             CaseArticle(
                 case_id=case.id,
@@ -542,12 +545,14 @@ def ask(
     with svc.sessions() as session, session.begin():
         case = lock_case(session, case_number)
         if not can_view(actor, case):
-            raise NotFound(f"no case '{case_number}'", "case")
+            raise NotFound("no case '%(case_number)s'", "case", case_number=case_number)
         if State(case.state) in _CLOSED:
             raise Conflict("the case is closed", "case", rules.QUESTION_RULE)
         answerer = session.get(Staff, answerer_id) if isinstance(answerer_id, int) else None
         if answerer is None:
-            raise NotFound(f"no staff member {answerer_id!r}", "answerer_id")
+            raise NotFound(
+                "no staff member %(answerer_id)r", "answerer_id", answerer_id=answerer_id
+            )
         text = rules.check_question(
             category=case.category,
             question=question,
@@ -585,7 +590,7 @@ def ask(
 def _question(session: Session, question_id: int) -> KnowledgeQuestion:
     row = session.get(KnowledgeQuestion, question_id) if isinstance(question_id, int) else None
     if row is None:
-        raise NotFound(f"no question {question_id!r}", "question_id")
+        raise NotFound("no question %(question_id)r", "question_id", question_id=question_id)
     return row
 
 

@@ -36,16 +36,18 @@ def lock_case_for(session: Session, actor: Actor, case_number: str, roles: froze
     """
     case = lock_case(session, case_number)
     if not can_view(actor, case):
-        raise NotFound(f"no case '{case_number}'", "case")
+        raise NotFound("no case '%(number)s'", "case", number=case_number)
     if actor.role not in roles:
-        raise Forbidden(f"role '{actor.role}' may not do this")
+        raise Forbidden("role '%(role)s' may not do this", role=actor.role)
     if actor.role == Role.CREW and not (
         case.handler_staff_id == actor.id
         or (actor.department_id is not None and case.handler_department_id == actor.department_id)
     ):
         raise Forbidden("this case is not assigned to your department")
     if case.state in (State.CLOSED, State.MERGED):
-        raise Conflict(f"case {case.number} is '{case.state}'", "case")
+        raise Conflict(
+            "case %(number)s is '%(state)s'", "case", number=case.number, state=State(case.state)
+        )
     return case
 
 
@@ -110,7 +112,9 @@ def record_shut_off(
             )
         except LookupError:
             raise Conflict(
-                f"case {case.number} is not waiting for the water to be shut off", "stage"
+                "case %(number)s is not waiting for the water to be shut off",
+                "stage",
+                number=case.number,
             ) from None
         record_milestone(
             svc,

@@ -78,7 +78,7 @@ def add_client(
     if not name.isprintable():
         raise Invalid("the name must be printable text", "name")
     if session.scalar(select(Open311Client.id).where(Open311Client.name == name)) is not None:
-        raise Conflict(f"an app named '{name}' already exists", "name")
+        raise Conflict("an app named '%(name)s' already exists", "name", name=name)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     client = Open311Client(
         name=name, key_hash=hash_key(key), active=True, created_at=now, created_by_id=by_id
@@ -111,9 +111,11 @@ def revoke_client(
         query = query.where(Open311Client.name == (name or "").strip())
     client = session.scalar(query)
     if client is None:
-        raise NotFound(f"no Open311 app {name if client_id is None else client_id!r}", "name")
+        raise NotFound(
+            "no Open311 app %(app)r", "name", app=name if client_id is None else client_id
+        )
     if not client.active:
-        raise Conflict(f"the key of '{client.name}' is already revoked", "name")
+        raise Conflict("the key of '%(name)s' is already revoked", "name", name=client.name)
     client.active = False
     client.revoked_at = now
     return client
@@ -169,7 +171,11 @@ class Submitted:
 def _checked(svc: Services, sub: Submission) -> tuple[rules.Service, dict[str, Any], str]:
     found = rules.service(sub.service_code)
     if found is None:
-        raise NotFound(f"no service with service_code '{sub.service_code}'", "service_code")
+        raise NotFound(
+            "no service with service_code '%(service_code)s'",
+            "service_code",
+            service_code=sub.service_code,
+        )
     rules.check_location(sub.lat, sub.long, sub.address_string, sub.address_id)
     attributes = rules.check_attributes(found, sub.attributes)
     if not sub.description.strip():
@@ -177,7 +183,7 @@ def _checked(svc: Services, sub: Submission) -> tuple[rules.Service, dict[str, A
     try:
         phone = normalise(sub.phone, region=svc.phone_region, default_area_code=svc.area_code)
     except InvalidPhoneNumber as exc:
-        raise Invalid(f"'phone': {exc}", "phone", "P4") from None
+        raise Invalid("'phone': %(problem)s", "phone", "P4", problem=str(exc)) from None
     return found, attributes, phone
 
 

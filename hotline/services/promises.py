@@ -136,11 +136,15 @@ def mark_told(svc: Services, actor: Actor, update_id: int, *, note: str) -> Prom
     with svc.sessions() as session, session.begin():
         task = session.get(PromiseUpdate, update_id) if isinstance(update_id, int) else None
         if task is None:
-            raise NotFound(f"no task {update_id!r} to tell a caller", "promise_update_id")
+            raise NotFound(
+                "no task %(update_id)r to tell a caller", "promise_update_id", update_id=update_id
+            )
         case = lock_case(session, task.case.number)
         session.refresh(task)  # read again under the case's lock
         if not can_view(actor, case):
-            raise NotFound(f"no task {update_id!r} to tell a caller", "promise_update_id")
+            raise NotFound(
+                "no task %(update_id)r to tell a caller", "promise_update_id", update_id=update_id
+            )
         text = check_mark_told(
             actor.id, TaskFacts(task.owner_id, case.first_responder_id, task.done_at), note
         )

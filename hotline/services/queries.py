@@ -72,7 +72,7 @@ def get_case(session: Session, actor: Actor, number: str) -> Case:
     """The case ``number`` if ``actor`` may see it; raises :class:`NotFound` otherwise."""
     case = session.scalar(select(Case).where(Case.number == number))
     if case is None or not can_view(actor, case):
-        raise NotFound(f"no case '{number}'", "case")
+        raise NotFound("no case '%(number)s'", "case", number=number)
     return case
 
 

@@ -485,7 +485,7 @@ def report(svc: Services, form: Report, *, owner: OwnerLookup, openid: str | Non
     """
     phone = read_phone(svc, form.phone)
     if phone is None:
-        raise Invalid(f"'phone': '{form.phone}' is not a phone number", "phone", "P4")
+        raise Invalid("'phone': '%(phone)s' is not a phone number", "phone", "P4", phone=form.phone)
     now = svc.now()
     with svc.sessions() as session, session.begin():
         owner_staff, on_the_roster = owner_or_refuse(session, owner, now, "the report")

@@ -23,6 +23,7 @@ from hotline.services import staff as staff_service
 from hotline.web.api_base import InputSchema
 from hotline.web.auth import roles_required
 from hotline.web.forms import MAX_INT, MAX_PAGE
+from hotline.web.refusals import refusal_text
 from hotline.web.session import db_session, wiring
 
 bp = Blueprint("access_log", __name__)
@@ -88,8 +89,9 @@ def _moment(day: date, zone: Any) -> datetime:
 def unlogged(exc: access_log.AccessLogUnavailable) -> Any:
     """A view that could not be logged (W7, fail closed): 503 saying why, nothing shown."""
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        return jsonify(exc.to_dict()), exc.status, {"Retry-After": "5"}
-    page = render_template("access_log_unavailable.html", message=exc.message)
+        body = {**exc.to_dict(), "display": refusal_text(exc)}
+        return jsonify(body), exc.status, {"Retry-After": "5"}
+    page = render_template("access_log_unavailable.html", message=refusal_text(exc))
     return page, exc.status, {"Retry-After": "5"}
 
 

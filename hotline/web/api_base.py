@@ -60,6 +60,12 @@ class ErrorSchema(Schema):
         metadata={"description": "what kind of refusal, one word: Invalid, NotFound, Conflict…"},
     )
     message = fields.String(required=True, metadata={"description": "what to do about it"})
+    display = fields.String(
+        metadata={
+            "description": "the same words in the language of the session "
+            "(Simplified Chinese unless English was chosen), for showing to people"
+        }
+    )
     field = fields.String(metadata={"description": "the field (or header) at fault"})
     rule = fields.String(metadata={"description": "the rule of the standard that refuses, e.g. P4"})
     errors = fields.Dict(
@@ -190,7 +196,7 @@ def _authenticate() -> None:
     request_actor()
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and text_problem(value):
-            raise NotFound(f"no {name} {value!r}", name)
+            raise NotFound("no %(name)s %(value)r", name, name=name, value=value)
 
 
 # -- input schemas ---------------------------------------------------------------------

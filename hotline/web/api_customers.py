@@ -223,8 +223,9 @@ class OneCustomer(MethodView):
         given = body.pop("account_number", None)
         if given is not None and given.strip() != account_number:
             raise Invalid(
-                f"account_number: does not match the path's account '{account_number}'",
+                "account_number: does not match the path's account '%(account_number)s'",
                 "account_number",
+                account_number=account_number,
             )
         outcome, row = upsert_customer(wiring(), account_number, body)
         return {"outcome": outcome, "customer": _customer(row)}

@@ -186,7 +186,7 @@ def case_appointment(number: str) -> Any:
             body = load_form(CancelSchema(), form, zone)
             services.cancel_appointment(wiring(), me, number, appointment, **body)
         else:
-            raise services.Invalid(f"unknown appointment action '{what}'", "what")
+            raise services.Invalid("unknown appointment action '%(what)s'", "what", what=what)
     except ServiceError as exc:
         return _refused(number, exc)
     flash(_("预约已更新"), "success")

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.routing import IntegerConverter
 
+from hotline.domain.errors import words
 from hotline.services import Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -57,14 +58,40 @@ _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 # -- text ------------------------------------------------------------------------------
 
 
+_NUL = "must not contain NUL characters"
+_SURROGATE = "must not contain unpaired surrogate characters"
+
+
+def _in_a_field_name(problem: str) -> str:
+    return f"has a field name that {problem.replace('must', 'may')}"
+
+
+#: The refusal of a field whose text cannot be stored, by its problem (:func:`bad_text`).
+_TEXT_REFUSALS = {
+    _NUL: words("'%(name)s' must not contain NUL characters"),
+    _SURROGATE: words("'%(name)s' must not contain unpaired surrogate characters"),
+    _in_a_field_name(_NUL): words(
+        "'%(name)s' has a field name that may not contain NUL characters"
+    ),
+    _in_a_field_name(_SURROGATE): words(
+        "'%(name)s' has a field name that may not contain unpaired surrogate characters"
+    ),
+}
+#: The refusal of a form whose field name cannot be stored, by its problem.
+_FIELD_NAME_REFUSALS = {
+    _NUL: words("a field name may not contain NUL characters"),
+    _SURROGATE: words("a field name may not contain unpaired surrogate characters"),
+}
+
+
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text, or ``None`` when it can."""
     match = _BAD_TEXT.search(value)
     if match is None:
         return None
     if match.group() == "\x00":
-        return "must not contain NUL characters"
-    return "must not contain unpaired surrogate characters"
+        return _NUL
+    return _SURROGATE
 
 
 def bad_text(data: Any, path: str = "") -> tuple[str, str] | None:
@@ -81,10 +108,7 @@ def bad_text(data: Any, path: str = "") -> tuple[str, str] | None:
             children = []
             for key in item:
                 if isinstance(key, str) and (problem := text_problem(key)):
-                    return (
-                        where or "body",
-                        f"has a field name that {problem.replace('must', 'may')}",
-                    )
+                    return where or "body", _in_a_field_name(problem)
                 children.append((f"{where}.{key}" if where else str(key), item[key]))
             stack.extend(reversed(children))
         elif isinstance(item, list | tuple):
@@ -99,14 +123,17 @@ def check_text(data: Any, path: str = "") -> None:
     found = bad_text(data, path)
     if found:
         name, problem = found
-        raise Invalid(f"'{name}' {problem}", name)
+        template = _TEXT_REFUSALS.get(problem)
+        if template is None:
+            raise Invalid("'%(name)s' %(problem)s", name, name=name, problem=problem)
+        raise Invalid(template, name, name=name)
 
 
 def check_fields(fields: Any) -> None:
     """Check every value of a form or query string (a ``MultiDict``)."""
     for name in fields:
         if problem := text_problem(name):
-            raise Invalid(f"a field name {problem.replace('must', 'may')}", "form")
+            raise Invalid(_FIELD_NAME_REFUSALS[problem], "form")
         for value in fields.getlist(name):
             check_text(value, name)
 
@@ -118,10 +145,16 @@ def parse_int(raw: str, name: str, *, minimum: int = 0, maximum: int = MAX_INT) 
     """``raw`` (ASCII digits, an optional '-', blanks around) as a whole number in range."""
     text = raw.strip()
     if not _DIGITS.fullmatch(text):
-        raise Invalid(f"'{name}' must be a whole number", name)
+        raise Invalid("'%(name)s' must be a whole number", name, name=name)
     value = int(text)
     if not minimum <= value <= maximum:
-        raise Invalid(f"'{name}' must be between {minimum} and {maximum}", name)
+        raise Invalid(
+            "'%(name)s' must be between %(minimum)s and %(maximum)s",
+            name,
+            name=name,
+            minimum=minimum,
+            maximum=maximum,
+        )
     return value
 
 
@@ -148,7 +181,7 @@ def required_int(raw: str | None, name: str) -> int:
     """``raw`` as a whole number that must be given."""
     value = form_int(raw, name)
     if value is None:
-        raise Invalid(f"'{name}' is required", name)
+        raise Invalid("'%(name)s' is required", name, name=name)
     return value
 
 
@@ -167,17 +200,17 @@ def form_enum(enum_cls: type, raw: str | None, name: str, *, optional: bool = Fa
     if not raw:
         if optional:
             return None
-        raise Invalid(f"'{name}' is required", name)
+        raise Invalid("'%(name)s' is required", name, name=name)
     try:
         return enum_cls(raw)
     except ValueError:
-        raise Invalid(f"'{raw}' is not a valid {name}", name) from None
+        raise Invalid("'%(raw)s' is not a valid %(name)s", name, raw=raw, name=name) from None
 
 
 def check_moment(moment: datetime, name: str) -> datetime:
     """``moment`` (aware) if it lies between :data:`EARLIEST` and :data:`LATEST`."""
     if not EARLIEST <= moment <= LATEST:
-        raise Invalid(f"'{name}' must lie between the years 2000 and 2099", name)
+        raise Invalid("'%(name)s' must lie between the years 2000 and 2099", name, name=name)
     return moment
 
 
@@ -187,9 +220,9 @@ def form_local_datetime(raw: str | None, name: str, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise Invalid(f"'{name}' must be a date and time", name) from None
+        raise Invalid("'%(name)s' must be a date and time", name, name=name) from None
     if not 2000 <= moment.year <= 2099:
-        raise Invalid(f"'{name}' must lie between the years 2000 and 2099", name)
+        raise Invalid("'%(name)s' must lie between the years 2000 and 2099", name, name=name)
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 

@@ -244,18 +244,18 @@ def webhook() -> Any:
     """
     body = request.get_data(cache=True)
     if not signature_valid(gov_wiring().secret, body, request.headers.get(SIGNATURE_HEADER)):
-        raise BadSignature(f"missing or wrong {SIGNATURE_HEADER}", SIGNATURE_HEADER)
+        raise BadSignature("missing or wrong %(header)s", SIGNATURE_HEADER, header=SIGNATURE_HEADER)
     try:
         data = json.loads(body.decode("utf-8"))
         order = read_order(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Invalid("the body is not JSON text", "body") from None
     except Gov12345Error as exc:
-        raise Invalid(exc.message, exc.field) from None
+        raise Invalid.from_error(exc, exc.field) from None
     try:
         received = orders.receive(wiring(), order, source="webhook", owner=gov_wiring().owner)
     except NoOwner as exc:
-        raise NotNow(exc.message, exc.field, exc.rule) from None
+        raise NotNow.from_error(exc, exc.field, exc.rule) from None
     return received, 201 if received.created else 200
 
 
@@ -329,7 +329,7 @@ def act_from_page(order_number: str, action: str) -> Any:
     schema = ACTIONS.get(action)
     try:
         if schema is None:
-            raise NotFound(f"no 12345 action '{action}'", "action")
+            raise NotFound("no 12345 action '%(action)s'", "action", action=action)
         body = load_form(schema(), form, wiring().timezone)
         perform(action, actor(), order_number, body)
     except ServiceError as exc:

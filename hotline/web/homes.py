@@ -24,6 +24,7 @@ from hotline.services import promises as promise_service
 from hotline.web import viewmodels
 from hotline.web.auth import roles_required
 from hotline.web.pages import actor, common, departments, page_of_cases
+from hotline.web.refusals import refusal_text
 from hotline.web.schemas import IntakeSchema, load_form
 from hotline.web.session import db_session, wiring
 
@@ -89,7 +90,7 @@ def new_contact() -> Any:
         body = load_form(IntakeSchema(), form, wiring().timezone)
         result = services.intake(wiring(), actor(), IntakeCommand(**body))
     except ServiceError as exc:
-        flash(_("未保存:%(message)s", message=exc.message), "error")
+        flash(_("未保存:%(message)s", message=refusal_text(exc)), "error")
         return (
             render_template(
                 "intake_error.html",

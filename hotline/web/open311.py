@@ -50,6 +50,7 @@ from hotline.web.auth import csrf, roles_required, throttle
 from hotline.web.i18n import LANGUAGES, local_time
 from hotline.web.pages import common
 from hotline.web.public_status import NEXT_STEP_WORDS, STAGE_WORDS
+from hotline.web.refusals import refusal_text
 from hotline.web.schemas import describe_errors, first_field
 from hotline.web.session import db_session, wiring
 
@@ -563,7 +564,7 @@ def clients() -> Any:
             )
             name = client.name
     except ServiceError as exc:
-        return _admin_page(exc.status, message=exc.message)
+        return _admin_page(exc.status, message=refusal_text(exc))
     return _admin_page(201, new_key=key, new_name=name)
 
 
@@ -576,7 +577,7 @@ def revoke(client_id: int) -> Any:
             client = service.revoke_client(session, now=wiring().now(), client_id=client_id)
             name = client.name
     except ServiceError as exc:
-        return _admin_page(exc.status, message=exc.message)
+        return _admin_page(exc.status, message=refusal_text(exc))
     return _admin_page(message=_("已撤销 %(name)s 的密钥。", name=name))
 
 

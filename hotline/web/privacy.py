@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import has_request_context, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from hotline.domain import privacy
@@ -24,10 +22,6 @@ from hotline.web.session import wiring
 
 if TYPE_CHECKING:
     from hotline.models import Case
-
-
-#: Why a view that could not be logged shows nothing (503).
-UNLOGGED = _l("查阅记录暂时无法写入,为保护用户信息,本页内容不予显示。请稍后再试。")
 
 
 def _region() -> str:
@@ -78,15 +72,14 @@ def case_personal(actor: Actor, case: Case) -> Personal:
 def log_view(staff_id: int, kind: str, ref: str) -> None:
     """Log that ``staff_id`` is shown whole personal data (or an export) now.
 
-    Raises :class:`~hotline.services.access_log.AccessLogUnavailable` (503) when
-    the row cannot be written: the caller must not show the data then.
+    Raises :class:`~hotline.services.access_log.AccessLogUnavailable` (503, W7) when
+    the row cannot be written: the caller must not show the data then. The
+    refusal passes on as the log raised it; the place that shows it says it
+    in the reader's language (``hotline.web.refusals``).
     """
     path = request.full_path.rstrip("?") if has_request_context() else ""
     client = (request.remote_addr or "") if has_request_context() else ""
-    try:
-        access_log.record(wiring(), staff_id=staff_id, kind=kind, ref=ref, path=path, client=client)
-    except access_log.AccessLogUnavailable as exc:  # the refusal in the page's language
-        raise access_log.AccessLogUnavailable(str(_(UNLOGGED)), rule="W7") from exc
+    access_log.record(wiring(), staff_id=staff_id, kind=kind, ref=ref, path=path, client=client)
 
 
 def log_if_whole(staff_id: int, personal: Personal, kind: str, ref: str) -> None:

@@ -12,13 +12,14 @@ field is a field not given, a checkbox left unticked is false, and a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from hotline.domain.errors import words
 from hotline.domain.lifecycle import Action
 from hotline.domain.taxonomy import Category, Channel, FollowUpOutcome, Priority, TriageOutcome
 from hotline.services import IntakeOutcome, Invalid
@@ -180,19 +181,69 @@ class ShutOffSchema(InputSchema):
 # -- refusals ----------------------------------------------------------------------------
 
 
-def describe_errors(messages: Any, path: str = "") -> str:
-    """Validation messages as one line naming each field: ``json.category: ...``."""
+#: The validation messages the schemas give (marshmallow's own and this product's),
+#: marked for the refusals catalogue so a page can say them in its language.
+VALIDATION_WORDS = (
+    words("Missing data for required field."),
+    words("Field may not be null."),
+    words("Unknown field."),
+    words("Invalid type."),
+    words("Invalid value."),
+    words("Invalid input type."),
+    words("Not a valid string."),
+    words("Not a valid integer."),
+    words("Not a valid number."),
+    words("Not a valid boolean."),
+    words("Not a valid date."),
+    words("Not a valid datetime."),
+    words("Not a valid list."),
+    words("Not a valid mapping type."),
+    words("Not a valid URL."),
+    words("Not a valid email address."),
+    words("Number too large."),
+    words("Special numeric values (nan or infinity) are not permitted."),
+    words("must lie between the years 2000 and 2099"),
+    words("must be 1, 2 or 3"),
+)
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def describe_errors(messages: Any, path: str = "", say: Callable[[str], str] = _as_is) -> str:
+    """Validation messages as one line naming each field: ``json.category: ...``.
+
+    ``say`` gives each message's words (as written, or in a page's language).
+    """
     if isinstance(messages, dict):
         parts = [
-            describe_errors(value, f"{path}.{key}" if path else str(key))
+            describe_errors(value, f"{path}.{key}" if path else str(key), say)
             for key, value in messages.items()
         ]
         return "; ".join(part for part in parts if part)
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return f"{path}: {' '.join(messages)}" if path else " ".join(messages)
+        text = " ".join(say(m) for m in messages)
+        return f"{path}: {text}" if path else text
     if isinstance(messages, list):
-        return "; ".join(describe_errors(m, path) for m in messages)
-    return f"{path}: {messages}" if path else str(messages)
+        return "; ".join(describe_errors(m, path, say) for m in messages)
+    return f"{path}: {say(str(messages))}" if path else say(str(messages))
+
+
+class Problems(str):
+    """Validation messages as one English line (:func:`describe_errors`) that keeps
+    them by field, so the place that shows them can say each in its language."""
+
+    messages: Any
+
+    def __new__(cls, messages: Any) -> Problems:
+        line = super().__new__(cls, describe_errors(messages))
+        line.messages = messages
+        return line
+
+    def said(self, say: Callable[[str], str]) -> str:
+        """The same line with each message given by ``say``."""
+        return describe_errors(self.messages, say=say)
 
 
 def first_field(messages: Any) -> str | None:
@@ -209,7 +260,9 @@ def first_field(messages: Any) -> str | None:
 def refusal_of(error: ValidationError, location: str) -> Invalid:
     """A schema's refusal of input from ``location`` (json, query, form), as the API words it."""
     messages = {location: error.normalized_messages()}
-    return Invalid("invalid input: " + describe_errors(messages), first_field(messages))
+    return Invalid(
+        "invalid input: %(problems)s", first_field(messages), problems=Problems(messages)
+    )
 
 
 # -- page forms --------------------------------------------------------------------------

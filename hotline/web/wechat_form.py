@@ -42,6 +42,7 @@ from hotline.web import labels
 from hotline.web.api_base import InputSchema
 from hotline.web.auth import throttle
 from hotline.web.i18n import local_time
+from hotline.web.refusals import refusal_text
 from hotline.web.schemas import load_form
 from hotline.web.session import wiring
 
@@ -129,7 +130,7 @@ def submit() -> Any:
             openid=session.get(OPENID_KEY),
         )
     except ServiceError as exc:
-        error = {"message": exc.message, "field": exc.field or ""}
+        error = {"message": refusal_text(exc), "field": exc.field or ""}
         return _page(exc.status, values=values, error=error)
     shown = {
         "number": result.case_number,

@@ -263,7 +263,7 @@ def test_w7_a_view_that_cannot_be_logged_is_refused_with_503_and_shows_nothing(
         api = client.get(f"/api/cases/{number}", headers=_bearer(app_org, "operator"))
         assert api.status_code == 503
         assert api.get_json()["rule"] == "W7" and api.get_json()["code"] == 503
-        assert "查阅记录暂时无法写入" in api.get_json()["message"]
+        assert "查阅记录暂时无法写入" in api.get_json()["display"]
         assert "+8613805341234" not in _json_text(api)
         # Masked views need no log row: the admin still reads the case.
         admin = client.get(f"/api/cases/{number}", headers=_bearer(app_org, "admin"))

@@ -179,10 +179,11 @@ def test_f8_photos_are_refused_to_staff_who_may_not_see_the_case(app, app_org, c
 @pytest.mark.parametrize(
     ("photos", "overrides", "names"),
     [
-        ([(f"{n}.png", PNG) for n in range(6)], {}, "at most 5 photos"),
-        ([("a.gif", GIF)], {}, "'a.gif' is not a JPEG, PNG or WebP image"),
-        ([("big.jpg", JPEG + b"\x00" * MAX_PHOTO_BYTES)], {}, "'big.jpg' is larger than 5 MB"),
-        ([("a.png", PNG)], {"category": "billing"}, "a field report is one of"),
+        # The crew's page says the refusal in Chinese (its English words are the API's).
+        ([(f"{n}.png", PNG) for n in range(6)], {}, "每张工单最多 5 张照片"),
+        ([("a.gif", GIF)], {}, "“a.gif”不是 JPEG、PNG 或 WebP 格式的图片"),
+        ([("big.jpg", JPEG + b"\x00" * MAX_PHOTO_BYTES)], {}, "照片“big.jpg”超过 5 MB"),
+        ([("a.png", PNG)], {"category": "billing"}, "现场报单的类别只能是"),
     ],
 )
 def test_f8_a_field_report_out_of_bounds_is_refused_naming_the_problem_and_nothing_is_kept(

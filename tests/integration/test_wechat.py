@@ -130,7 +130,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(app, clien
     assert response.status_code == 422, text_of(response)
     # Text that cannot be stored is refused before the form is read, naming the field.
     html = text_of(response)
-    assert f'data-field="{field}"' in html or f"&#39;{field}&#39; must not contain" in html
+    assert f'data-field="{field}"' in html or f"{field} 不能包含空字符" in html
     assert _count(app, Case) == 0 and _count(app, Contact) == 0
 
 

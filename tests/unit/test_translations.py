@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+from tests.unit.catalogues import extracted_msgids
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("hotline", "dispatch", "callflows")
@@ -30,18 +30,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|%%"
 
 def _extracted_msgids() -> dict[str, str]:
     """Every msgid in the source, with the first place it occurs."""
-    with (ROOT / "babel.cfg").open(encoding="utf-8") as handle:
-        method_map, options_map = parse_mapping_cfg(handle)
-    found: dict[str, str] = {}
-    for folder in SOURCE_DIRS:
-        for filename, lineno, message, _comments, _context in extract_from_dir(
-            ROOT / folder, method_map, options_map
-        ):
-            ids = message if isinstance(message, tuple) else (message,)
-            for msgid in ids:
-                if msgid:
-                    found.setdefault(msgid, f"{folder}/{filename}:{lineno}")
-    return found
+    return extracted_msgids(ROOT / "babel.cfg")
 
 
 def _catalogue() -> Catalog:

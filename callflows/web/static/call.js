@@ -52,7 +52,7 @@
 
   function showError(body) {
     var box = $("console-error");
-    var message = (body && body.message) || String(body);
+    var message = (body && (body.display || body.message)) || String(body);
     var where = [];
     if (body && body.rule === "P4") {
       // P4 in the page's language: what is not recorded yet, by the fields' names.

@@ -28,7 +28,7 @@
 
   function showError(body) {
     var box = $("console-error");
-    box.textContent = T.error + ": " + ((body && body.message) || String(body));
+    box.textContent = T.error + ": " + ((body && (body.display || body.message)) || String(body));
     box.hidden = false;
   }
 

@@ -144,7 +144,7 @@
         return;
       }
       return response.json().catch(function () { return {}; }).then(function (body) {
-        error.textContent = body.message || root.dataset.taken;
+        error.textContent = body.display || body.message || root.dataset.taken;
         refresh();
       });
     }).catch(function () {

@@ -260,7 +260,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (answer) {
         if (!response.ok) {
-          var message = (answer.message || ("HTTP " + response.status)) + (answer.field ? " — " + answer.field : "");
+          var message = (answer.display || answer.message || ("HTTP " + response.status)) + (answer.field ? " — " + answer.field : "");
           error.textContent = fill(data.fmtUnsaved || "{x}", { x: message });
           error.hidden = false;
           if (button) { button.disabled = false; }
