@@ -140,6 +140,9 @@ def test_the_visit_form_and_the_api_refuse_a_time_beyond_2099_in_the_same_words(
     svc = app.extensions["hotline"]
     number = bring_case_to(svc, app_org, State.ACKNOWLEDGED)
     page = text_of(logged_in(client, "crew").get(f"/cases/{number}"))
+    # The page says a refusal in its language: in English, the API's very words.
+    assert client.post("/lang/en", data={"csrf_token": csrf_from(page)}).status_code == 302
+    page = text_of(client.get(f"/cases/{number}"))
 
     api = app.test_client().post(
         f"/api/cases/{number}/appointments",
@@ -158,6 +161,18 @@ def test_the_visit_form_and_the_api_refuse_a_time_beyond_2099_in_the_same_words(
     words = _api_refusal(api, "starts_at")
     assert f"form.starts_at: {words}" in _page_refusal(refused, "starts_at")
     assert _count(app, Appointment) == 0
+
+
+def test_a_chinese_page_says_the_schemas_words_in_chinese_naming_the_same_field(
+    app, app_org, client
+):
+    number = bring_case_to(app.extensions["hotline"], app_org, State.ACKNOWLEDGED)
+    page = text_of(logged_in(client, "crew").get(f"/cases/{number}"))
+    refused = client.post(
+        f"/cases/{number}/appointments",
+        data={"csrf_token": csrf_from(page), "what": "book", "starts_at": "2150-01-01T10:00"},
+    )
+    assert "form.starts_at: 应在 2000 年至 2099 年之间" in _page_refusal(refused, "starts_at")
 
 
 def test_the_shut_off_form_and_the_api_refuse_the_same_pipe_size_in_the_same_words(
