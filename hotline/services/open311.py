@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.domain import open311 as rules
-from hotline.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from hotline.domain.errors import Conflict, Forbidden, Invalid, NotFound, words
 from hotline.domain.intake import IntakeCommand, IntakeOutcome
 from hotline.domain.lifecycle import State
 from hotline.domain.phones import InvalidPhoneNumber, normalise
@@ -233,7 +233,7 @@ def submit(
                 replayed = _replay(session, client, idempotency_key, print_)
                 if replayed is not None:
                     return replayed
-            owner_staff, on_the_roster = owner_or_refuse(session, owner, now, "the request")
+            owner_staff, on_the_roster = owner_or_refuse(session, owner, now, words("the request"))
             summary = f"Open311 · {client.name}"
             if not on_the_roster:
                 summary += f" · {ROSTER_GAP}"

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from hotline.domain.errors import ServiceError, words
+from hotline.domain.errors import ServiceError
 from hotline.models import Staff
 
 #: Who owns new work at a moment: the person, and whether they are on the duty
@@ -34,23 +34,6 @@ class NobodyToOwn(ServiceError):
     status = 503
 
 
-#: The refusal for each kind of work the channels name, said whole so it reads
-#: well in every language; other work is named in the general one.
-_NOBODY_FOR: dict[str, str] = {
-    "the request": words(
-        "no dispatcher can take the request now; nothing was saved, "
-        "try again later or call the hotline"
-    ),
-    "the report": words(
-        "no dispatcher can take the report now; nothing was saved, "
-        "try again later or call the hotline"
-    ),
-}
-_NOBODY = words(
-    "no dispatcher can take %(what)s now; nothing was saved, try again later or call the hotline"
-)
-
-
 def owner_or_refuse(
     session: Session, lookup: OwnerLookup, at: datetime, what: str
 ) -> tuple[Staff, bool]:
@@ -60,7 +43,11 @@ def owner_or_refuse(
     """
     found = lookup(session, at)
     if found is None:
-        if what in _NOBODY_FOR:
-            raise NobodyToOwn(_NOBODY_FOR[what], None, "G4")
-        raise NobodyToOwn(_NOBODY, None, "G4", what=what)
+        raise NobodyToOwn(
+            "no dispatcher can take %(what)s now; nothing was saved, "
+            "try again later or call the hotline",
+            None,
+            "G4",
+            what=what,
+        )
     return found

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline import db
-from hotline.domain.errors import Invalid
+from hotline.domain.errors import Invalid, words
 from hotline.domain.intake import IntakeCommand, IntakeOutcome, IntakeResult
 from hotline.domain.phones import InvalidPhoneNumber, normalise
 from hotline.domain.public_status import ResidentStage, resident_status
@@ -488,7 +488,7 @@ def report(svc: Services, form: Report, *, owner: OwnerLookup, openid: str | Non
         raise Invalid("'phone': '%(phone)s' is not a phone number", "phone", "P4", phone=form.phone)
     now = svc.now()
     with svc.sessions() as session, session.begin():
-        owner_staff, on_the_roster = owner_or_refuse(session, owner, now, "the report")
+        owner_staff, on_the_roster = owner_or_refuse(session, owner, now, words("the report"))
         summary = "微信公众号报事"
         if not on_the_roster:
             summary += f" · {ROSTER_GAP}"

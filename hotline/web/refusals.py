@@ -68,8 +68,8 @@ def _shown(value: Any) -> Any:
         return value.said(CATALOGUE.gettext)
     if isinstance(value, datetime):
         return local_time(value) if value.tzinfo else value.strftime("%m-%d %H:%M")
-    if isinstance(value, str) and _ISO_TIME.match(value) and local_time(value):
-        return local_time(value)
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        return local_time(value) or value
     if isinstance(value, str) and value:
         return CATALOGUE.gettext(value)
     return value

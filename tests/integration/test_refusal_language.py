@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from callflows.domain.refusals import CallEnded
-from hotline.domain.errors import Conflict
+from hotline.domain.errors import Conflict, words
 from hotline.domain.lifecycle import Action, IllegalTransition, State
 from hotline.models import Case
+from hotline.services.ownership import NobodyToOwn, owner_or_refuse
 from hotline.web import labels
 from hotline.web.refusals import refusal_text
 from hotline.web.schemas import refusal_of
@@ -120,3 +122,13 @@ def test_a_schema_refusal_names_each_field_and_says_its_problem_in_the_page_lang
     with app.test_request_context("/"):
         shown = refusal_text(refusal)
     assert "form.version: 应为整数。" in shown and "Not a valid" not in shown
+
+
+def test_a_phrase_marked_as_words_is_filled_in_in_the_page_language(app):
+    """G4: nobody on duty to own a WeChat report: the phrase naming the work is translated too."""
+    with pytest.raises(NobodyToOwn) as refused:
+        owner_or_refuse(None, lambda _session, _at: None, datetime.now(UTC), words("the report"))
+    assert "no dispatcher can take the report now" in refused.value.message
+    with app.test_request_context("/"):
+        shown = refusal_text(refused.value)
+    assert "受理这次报事" in shown and "the report" not in shown and shown.endswith("(G4)")
