@@ -117,7 +117,10 @@ def make_engine(
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before each checkout (a round trip per request): after the
+    # database restarts, the first request on a connection from before answers
+    # 503 with Retry-After, and that disconnect makes the pool replace every
+    # older connection before it is used again.
     return create_engine(url, **kwargs)
 
 
@@ -159,9 +162,13 @@ class UnitSession(Session):
     """The session a request (or a command) works in: one session, one connection.
 
     * Reading starts a plain transaction (on SQLite ``BEGIN DEFERRED``: no write
-      lock). ``begin()`` ends such a read-only transaction first and opens the
-      unit of work on the writer bind (``BEGIN IMMEDIATE`` on SQLite), so a
-      request never holds two connections at once.
+      lock). On SQLite ``begin()`` ends such a read-only transaction first and
+      opens the unit of work on the writer bind (``BEGIN IMMEDIATE``), so a
+      request never holds two connections at once. Where reading and writing
+      need no different ``BEGIN`` (PostgreSQL: ``info["adopt_reads"]``),
+      ``begin()`` makes the open read transaction the unit of work instead:
+      what the request read (its caller's token) and what it writes share one
+      connection checkout and one commit.
     * ``begin()`` inside an open unit of work joins it, so a service called by
       another (or by a view that wraps it with its idempotency record) commits
       once, with everything.
@@ -181,13 +188,21 @@ class UnitSession(Session):
     def in_unit(self) -> bool:
         """Whether an explicitly begun unit of work is open."""
         transaction = self.get_transaction()
-        return transaction is not None and transaction.origin is SessionTransactionOrigin.BEGIN
+        if transaction is None:
+            return False
+        return (
+            transaction.origin is SessionTransactionOrigin.BEGIN
+            or self.info.get("adopted") is transaction
+        )
 
     def begin(self, nested: bool = False) -> Any:
         if nested:
             return super().begin(nested=True)
         if self.in_unit():
             return _Joined(self.get_transaction())  # type: ignore[arg-type]
+        adopted = self._adopt_read()
+        if adopted is not None:
+            return adopted
         self._end_read()
         self.info["writing"] = True
         return super().begin()
@@ -195,16 +210,32 @@ class UnitSession(Session):
     def for_writing(self) -> UnitSession:
         """Make the next transaction a writing one (no-op inside a unit of work)."""
         if not (self.in_unit() or self.info.get("writing")):
+            if self.info.get("adopt_reads") and self.in_transaction():
+                self._check_no_changes()
+                return self  # the read transaction goes on and takes the writes
             self._end_read()
             self.info["writing"] = True
         return self
+
+    def _check_no_changes(self) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("unsaved changes in a read-only transaction; begin() first")
+
+    def _adopt_read(self) -> SessionTransaction | None:
+        """Where reads and writes share a ``BEGIN``: the open read transaction,
+        made the unit of work (committed or rolled back as a ``with`` block ends)."""
+        transaction = self.get_transaction()
+        if not self.info.get("adopt_reads") or transaction is None:
+            return None
+        self._check_no_changes()
+        self.info["adopted"] = transaction
+        return transaction
 
     def _end_read(self) -> None:
         """End a read-only transaction: its connection goes back to the pool and
         loaded objects stay (expire_on_commit is off)."""
         if self.in_transaction():
-            if self.new or self.dirty or self.deleted:
-                raise RuntimeError("unsaved changes in a read-only transaction; begin() first")
+            self._check_no_changes()
             self.commit()
 
     def refreshed(self) -> UnitSession:
@@ -244,6 +275,7 @@ def _run_after_commit(session: Session) -> None:
 def _unit_ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop("writing", None)
+        session.info.pop("adopted", None)
         session.info.pop("after_commit", None)  # rolled back: the pushes never happen
 
 
@@ -289,5 +321,5 @@ def make_reader_sessionmaker(engine: Engine) -> sessionmaker[UnitSession]:
         engine.execution_options(sqlite_begin="DEFERRED"),
         class_=UnitSession,
         expire_on_commit=False,
-        info={"write_bind": engine},
+        info={"write_bind": engine, "adopt_reads": engine.dialect.name != "sqlite"},
     )

@@ -115,11 +115,16 @@ class ApiToken(Base):
 
     def status(self, now: datetime) -> str:
         """``"revoked"``, ``"expired"`` or ``"active"`` at ``now``."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at <= now:
-            return "expired"
-        return "active"
+        return token_status(self.revoked_at, self.expires_at, now)
+
+
+def token_status(revoked_at: datetime | None, expires_at: datetime, now: datetime) -> str:
+    """An API token's ``"revoked"``, ``"expired"`` or ``"active"`` at ``now``."""
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at <= now:
+        return "expired"
+    return "active"
 
 
 class Customer(Base):

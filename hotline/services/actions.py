@@ -74,8 +74,14 @@ def _worker(session: Session, staff_id: Any, department: Department) -> Staff:
     return staff
 
 
-def _dispatch_center(session: Session) -> Department | None:
-    return session.scalar(select(Department).where(Department.is_dispatch_center.is_(True)))
+_DISPATCH_CENTER = select(Department.__table__.c.id).where(
+    Department.__table__.c.is_dispatch_center.is_(True)
+)
+
+
+def _dispatch_center_id(session: Session) -> int | None:
+    """The dispatch center's id (one column read, no row object)."""
+    return session.connection().scalar(_DISPATCH_CENTER)
 
 
 def facts_of(case: Case) -> lifecycle.CaseFacts:
@@ -177,8 +183,7 @@ def transition(
             if action == Action.FOLLOW_UP_UNREACHABLE:
                 facts = replace(facts, last_follow_up_attempt_at=_last_unreachable(session, case))
             elif action == Action.ASSIGN_DIRECT:
-                center = _dispatch_center(session)
-                facts = replace(facts, dispatch_center_id=center.id if center else None)
+                facts = replace(facts, dispatch_center_id=_dispatch_center_id(session))
             outcome = lifecycle.apply(facts, request, svc.rules)
         except lifecycle.NotPermitted as exc:
             raise Forbidden.from_error(exc) from None
@@ -196,8 +201,7 @@ def transition(
         case.state = outcome.target
         case.updated_at = now
         if outcome.target in lifecycle.DISPATCH_QUEUE:
-            center = _dispatch_center(session)
-            case.handler_department_id = center.id if center else None
+            case.handler_department_id = _dispatch_center_id(session)
             case.handler_staff_id = None
         if action == Action.ARRIVE:
             case.arrived = True

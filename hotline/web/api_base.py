@@ -146,6 +146,13 @@ class ApiBlueprint(Blueprint):
                 responses[status] = name
         return doc
 
+    def arguments(self, schema: Any, **kwargs: Any) -> Any:
+        """flask-smorest's ``arguments``, given one instance of a schema class:
+        webargs would otherwise build a new one (copying its fields) per request."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, **kwargs)
+
     def register(self, app: Flask, options: dict[str, Any]) -> None:
         super().register(app, options)
         name = options.get("name", self.name)

@@ -73,7 +73,7 @@ from hotline.services.accounts import (
     reset_password,
     revoke_tokens,
     session_is_current,
-    token_holder,
+    token_actor,
 )
 from hotline.services.staff import staff_member
 from hotline.settings import SettingsError
@@ -182,11 +182,11 @@ def _retry_later(seconds: int) -> None:
     g.retry_after = seconds
 
 
-def _staff_for_token(header: str) -> Staff:
-    """The staff member behind a bearer token; aborts with 401 saying why, or 429."""
+def _actor_for_token(header: str) -> Actor:
+    """Who a bearer token acts for; aborts with 401 saying why, or 429."""
     token = header.removeprefix("Bearer ").strip()
     try:
-        return token_holder(db_session(), token, now=wiring().now())
+        return token_actor(db_session(), token, now=wiring().now())
     except TokenRefused as refused:
         if not refused.known:
             # Only unknown tokens are counted and throttled: a known one costs no
@@ -222,7 +222,7 @@ def api_actor() -> Actor:
 def _check_api_caller() -> Actor:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return Actor.of(_staff_for_token(header))
+        return _actor_for_token(header)
     if not current_user.is_authenticated:
         abort(401, description="log in or send an API token")
     if request.method not in ("GET", "HEAD", "OPTIONS"):

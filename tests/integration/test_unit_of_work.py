@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.pool import NullPool
 
 from hotline import db
 from hotline.app import create_app, pool_size
@@ -128,6 +129,71 @@ def test_a_request_holds_one_connection_at_a_time(app: Any, app_org: Org) -> Non
         assert watch.worst() == 1
     finally:
         watch.close()
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_on_postgresql_the_caller_check_and_the_command_share_one_transaction(
+    app: Any, app_org: Org
+) -> None:
+    """The token is read in the transaction that then writes the case: one
+    checkout, one commit, one connection for the whole intake."""
+    engine = app.extensions["hotline.engine"]
+    seen: list[str] = []
+    connections: set[int] = set()
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+        connections.add(id(conn.connection.dbapi_connection))
+
+    def on_checkout(*args: Any) -> None:
+        seen.append("checkout")
+
+    def on_commit(conn: Any) -> None:
+        seen.append("commit")
+
+    listeners = [
+        ("before_cursor_execute", on_execute),
+        ("checkout", on_checkout),
+        ("commit", on_commit),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        response = app.test_client().post("/api/contacts", json=LEAK_REPORT, headers=_auth(app_org))
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert seen.count("checkout") == 1 and seen.count("commit") == 1, seen
+    assert seen[0] == "checkout" and "FROM api_tokens" in seen[1] and seen[-1] == "commit"
+    assert len(connections) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_after_the_database_drops_its_connections_one_request_answers_503_then_all_is_well(
+    app: Any, app_org: Org
+) -> None:
+    """No ping before each checkout: a connection the server closed (a restart)
+    costs one 503 with Retry-After, never a 500, and the pool reconnects."""
+    client = app.test_client()
+    assert client.get("/api/cases", headers=_auth(app_org)).status_code == 200
+    url = app.extensions["hotline.engine"].url
+    outsider = create_engine(url.render_as_string(hide_password=False), poolclass=NullPool)
+    with outsider.connect() as conn:  # the app's pooled connections die; its pool is not told
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    outsider.dispose()
+    statuses = []
+    for _ in range(2):
+        response = client.post("/api/contacts", json=LEAK_REPORT, headers=_auth(app_org))
+        statuses.append(response.status_code)
+        if response.status_code == 503:
+            assert response.headers["Retry-After"] == "1"
+            assert "try again" in response.json["message"]
+    assert statuses == [503, 201], statuses
+    assert _count(app, Case) == statuses.count(201)
 
 
 def test_more_requests_than_connections_all_succeed(small_pool_app: Any) -> None:
