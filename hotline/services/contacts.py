@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -47,24 +47,35 @@ def _phone(svc: Services, raw: str, name: str) -> str:
         raise Invalid.from_error(exc, name) from None
 
 
+_customers = Customer.__table__
+_customer_phones = CustomerPhone.__table__
+#: Every intake with a caller's number runs one of these: built once, plain columns.
+_CUSTOMER_BY_ACCOUNT = select(_customers.c.id).where(
+    _customers.c.account_number == bindparam("account")
+)
+_CUSTOMERS_BY_PHONE = select(_customer_phones.c.customer_id).where(
+    _customer_phones.c.number == bindparam("number")
+)
+
+
 def _match_customer(session: Session, cmd: IntakeCommand, number: str | None) -> int | None:
+    """The customer the account names, else the one customer the caller's number
+    belongs to (none when it belongs to several)."""
     if cmd.customer_account:
-        customer = session.scalar(
-            select(Customer).where(Customer.account_number == cmd.customer_account.strip())
+        found = session.connection().scalar(
+            _CUSTOMER_BY_ACCOUNT, {"account": cmd.customer_account.strip()}
         )
-        if customer is None:
+        if found is None:
             raise NotFound(
                 "no customer with account '%(account)s'",
                 "customer_account",
                 account=cmd.customer_account,
             )
-        return customer.id
+        return int(found)
     if number:
-        ids = session.scalars(
-            select(CustomerPhone.customer_id).where(CustomerPhone.number == number)
-        ).all()
-        if len(set(ids)) == 1:
-            return ids[0]
+        ids = set(session.connection().scalars(_CUSTOMERS_BY_PHONE, {"number": number}))
+        if len(ids) == 1:
+            return ids.pop()
     return None
 
 
