@@ -16,7 +16,6 @@ text never turns the saved update into an error.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from flask import abort, after_this_request, current_app, has_request_context
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
 
+from hotline.db import run_guarded
 from hotline.domain.lifecycle import OPEN_STATES, State
 from hotline.services import Actor, Invalid, Services
 from hotline.services.incidents import (
@@ -41,7 +41,6 @@ from hotline.web.session import db_session, wiring
 
 __all__ = ["SMS_SENDER", "IncidentUpdateSchema", "bp", "post_incident_update"]
 
-log = logging.getLogger(__name__)
 
 #: The live room of everyone who takes calls, and the event the consoles hear.
 OPERATORS_ROOM = "operators"
@@ -49,6 +48,8 @@ INCIDENT_EVENT = "incident_update"
 
 #: ``app.extensions`` key of the texting of updates: ``sender(svc, actor, update_id)``.
 SMS_SENDER = "hotline.incident_sms"
+#: How a failure to text an update is counted (``hotline.db.after_commit_failures``, /health).
+SMS_FAILURE_KIND = "incident sms"
 
 bp = ApiBlueprint(
     "api_incidents",
@@ -119,10 +120,8 @@ def _texts_later(svc: Services, actor: Actor) -> Callable[[UpdateView], None]:
 
     def send(view: UpdateView) -> None:
         def run() -> None:
-            try:
-                sender(svc, actor, view.id)
-            except Exception:  # a text never undoes the saved update
-                log.exception("incident update %s: texting the callers failed", view.id)
+            # A text never undoes the saved update: a failure is logged and counted.
+            run_guarded(SMS_FAILURE_KIND, lambda: sender(svc, actor, view.id))
 
         if has_request_context():
             # Runs once the response is made, so the request's session is free again.

@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from callflows.models import AttemptStatus, IncidentUpdateSms, OutboundAttempt
 from callflows.services.incident_sms import send_update_sms
 from callflows.telephony import TelephonyError
-from hotline import services
+from hotline import db, services
 from hotline.domain.lifecycle import Action, State
 from hotline.domain.taxonomy import Category
 from hotline.models import Case, CaseEvent, IncidentUpdate
 from hotline.services import Conflict, Forbidden, IntakeOutcome, Invalid
 from hotline.services.incidents import INCIDENT_UPDATE, post_update
+from hotline.web.api_incidents import SMS_FAILURE_KIND, SMS_SENDER
 from tests.integration.callhelp import FakeTelephony, make_flows
 from tests.integration.pagehelp import logged_in
 from tests.support import RATED, act, bring_case_to, intake_command
@@ -322,6 +323,29 @@ def test_a_failed_text_does_not_turn_the_saved_update_into_an_error(app, app_org
         assert len(session.scalars(select(IncidentUpdate)).all()) == 1
         attempts = session.scalars(select(OutboundAttempt)).all()
     assert {a.status for a in attempts} == {AttemptStatus.REFUSED} and len(attempts) == 2
+
+
+def test_a_texting_failure_after_the_commit_is_counted_and_the_update_answers_saved(
+    app, app_org, client
+):
+    parent, _children = _app_incident(app, app_org)
+
+    def broken_sender(*args):
+        raise RuntimeError("the outbound queue's database went away")
+
+    app.extensions[SMS_SENDER] = broken_sender
+    before = db.after_commit_failures[SMS_FAILURE_KIND]
+    posted = client.post(
+        f"/api/cases/{parent}/incident-updates",
+        json={"text": "正在抢修", "send_sms": True},
+        headers=_bearer(app_org, "dispatcher"),
+    )
+    assert posted.status_code == 201, posted.get_data(as_text=True)
+    assert db.after_commit_failures[SMS_FAILURE_KIND] == before + 1
+    with app.extensions["hotline"].sessions() as session:
+        assert len(session.scalars(select(IncidentUpdate)).all()) == 1
+    health = client.get("/health").get_json()
+    assert health["after_commit_failures"][SMS_FAILURE_KIND] >= 1
 
 
 def test_the_case_page_posts_an_update_with_the_same_rules(app, app_org, client):
