@@ -5,8 +5,9 @@ and ``/api/supervision-orders/<id>/answer``) and the page forms load the
 same schemas (:class:`IssueSchema`, :class:`AnswerSchema`) and call the same
 services (``dispatch.services.supervision``); bad input answers 422 naming
 the field, on the page as a message with the field marked. The case page
-(``hotline/web/templates/case.html``) includes ``dispatch/_case_supervision.html``,
-which reads its rows through the template global ``case_supervision``. The
+shows ``dispatch/_case_supervision.html`` as one of its page extras
+(``hotline.web.extras``), which reads its rows through the template global
+``case_supervision``. The
 list page ``/supervision`` shows open and overdue orders first.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 from marshmallow import RAISE, Schema, fields, validate
 
 from dispatch.domain.supervision import (
@@ -34,6 +35,7 @@ from hotline.domain.taxonomy import Role
 from hotline.services import ServiceError
 from hotline.web.api_base import ApiBlueprint, Id, InputSchema, refusal, register, request_actor
 from hotline.web.cases import case_page_refusal
+from hotline.web.extras import add_page_extra
 from hotline.web.pages import actor, common, departments, staff_list
 from hotline.web.schemas import load_form
 from hotline.web.session import db_session, fresh_db_session, wiring
@@ -272,3 +274,11 @@ def init_app(app: Flask) -> None:
     register(api_bp)
     app.register_blueprint(bp)
     app.add_template_global(case_supervision, "case_supervision")
+    add_page_extra(app, _case_section)
+
+
+def _case_section() -> str | None:
+    """The supervision section, on a case page for someone logged in."""
+    if request.endpoint != "pages.case_page" or not current_user.is_authenticated:
+        return None
+    return "dispatch/_case_supervision.html"

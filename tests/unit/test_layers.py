@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import shutil
 import subprocess
 import sys
@@ -52,3 +53,16 @@ def test_every_contract_is_kept() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_core_templates_name_no_template_of_the_areas_built_on_them() -> None:
+    """core-below-areas for pages: an area adds its part of a core page through
+    ``hotline.web.extras``; a core template never includes an area's template."""
+    areas = re.compile(r"""\{%-?\s*(include|import|from|extends)\s+["'](dispatch|callflows)/""")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "hotline" / "web" / "templates").rglob("*.html"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if areas.search(line)
+    ]
+    assert found == []
