@@ -273,3 +273,12 @@ def test_the_form_is_not_offered_to_those_who_may_not_issue(app, app_org, client
     number = bring_case_to(_svc(app), app_org, State.ASSIGNED)
     logged_in(client, "operator")
     assert 'id="supervision-form"' not in text_of(client.get(f"/cases/{number}"))
+
+
+def test_the_section_is_left_out_of_a_case_page_that_shows_no_case(app, app_org, client):
+    """The section comes through the page-extras hook: a refused case page is a 404,
+    not an error in the section."""
+    logged_in(client, "supervisor")
+    missing = client.get("/cases/RY-20000101-0001")
+    assert missing.status_code == 404
+    assert 'id="supervision-title"' not in missing.get_data(as_text=True)
