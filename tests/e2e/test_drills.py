@@ -294,6 +294,18 @@ def _logged_in_cookie(server: Production, username: str) -> str:
 
 
 def test_300_open_screens_do_not_slow_intake(production: Production) -> None:
+    """Each intake answers within a second while 300 screens stay connected, and
+    each screen gets each intake once.
+
+    The 300 screens run in this test's process, on the server's own cores; in
+    service they are other machines. So each intake is timed once the screens
+    have taken the one before (at most 15 s), not while this process is busy
+    taking it: what is timed is the server with 300 connections open. A first
+    round of 16 intakes at once, not timed, reaches every worker first: a
+    worker's first change with boards open prepares what it sends them once
+    (half a second and more on a busy machine). How fast an event reaches
+    200 screens is bench/live_bench.py's measure.
+    """
     import socketio
 
     cookie = _logged_in_cookie(production, "dispatcher")
@@ -333,19 +345,27 @@ def test_300_open_screens_do_not_slow_intake(production: Production) -> None:
                 transports=["websocket"],
                 wait_timeout=5,
             )
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            warm = list(pool.map(lambda _: _intake(production, timeout=30), range(16)))
+        assert [response.status_code for response in warm] == [201] * 16
+        deadline = time.monotonic() + 15
+        last = [response.json()["case_number"] for response in warm]
+        while time.monotonic() < deadline and any(received[n] < 300 for n in last):
+            time.sleep(0.05)
         slowest = 0.0
-        numbers = []
         for _ in range(20):
             started = time.monotonic()
             response = _intake(production, timeout=10)
             slowest = max(slowest, time.monotonic() - started)
             assert response.status_code == 201, response.text
-            numbers.append(response.json()["case_number"])
+            number = response.json()["case_number"]
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and received[number] < 300:
+                time.sleep(0.05)
+            assert received[number] == 300, (number, received[number])  # each screen, once
         assert slowest < 1.0, f"an intake took {slowest:.2f} s with 300 screens open"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and received[numbers[-1]] < 300:
-            time.sleep(0.2)
-        assert received[numbers[-1]] == 300, received[numbers[-1]]  # each screen, once
+        time.sleep(0.5)
+        assert set(received.values()) == {300}, received  # and nobody twice, later
     finally:
         for client in clients:
             with contextlib.suppress(Exception):  # a client already gone is fine here
